@@ -1,0 +1,547 @@
+"""Machine descriptions: the TOML files that say what a machine is made of.
+
+A description fixes the architecture and boot options, the RAM, the PCI host
+bridge's windows and interrupt routing, and the devices with their slots and
+parameters.  ``kextlab`` embeds a default machine (``machines/default.toml``, read
+it as the reference); users write their own and pass ``--machine FILE``.
+
+Layout::
+
+    [machine]
+    name = "lab"                 # default: the file name without .toml
+    model = "KextLab1,1"         # the model the firmware publishes
+    arch = "x86"                 # "ppc", "x86" or "arm64": the kernel's architecture
+    [boot]
+    kernel_bits = 64             # 32 or 64 (x86 only offers both)
+    args = ""                    # boot-args
+    [memory]
+    size = "3G"                  # RAM; what does not fit below the PCI hole goes above 4 GiB
+    below_4g = "2G"              # optional: RAM placed below 4 GiB
+    [pci]
+    memory_window = { base = 0x80000000, size = "1G" }
+    prefetchable_window = { base = 0x1000000000, size = "16G" }     # optional
+    io_window = { cpu_base = 0xF2000000, size = "64K" }
+    config_registers = { address = 0xF2800000, data = 0xF2C00000 }   # optional
+    interrupt_inputs = [16, 17, 18, 19]                             # INTA#..INTD# routing
+
+    [[device]]
+    name = "bridge0"             # default: model + number
+    model = "dec21154"
+    slot = 13                    # device number on its bus
+    bus = "pci"                  # the root bus, or the name of a bridge device
+    function = 0
+    [device.params]              # the model's parameters (``kextlab devices``)
+
+Every error names the file, the key and what was expected, and raises
+``MachineDescriptionError``; a description that loads is consistent (no overlapping
+windows or slots, every bus exists, every parameter is typed and in range).
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kextlab.errors import MachineDescriptionError
+from kextlab.machine.device import DeviceModel, ParameterError
+from kextlab.machine.devices import DeviceCatalog
+from kextlab.machine.memory import FOUR_GIB, RamRange
+from kextlab.machine.pci.bridge import PCIBridge
+from kextlab.machine.pci.host import AddressWindow, HostBridgeLayout
+from kextlab.machine.sizes import format_size, parse_size
+
+ROOT_BUS = "pci"
+ARCHITECTURES = ("ppc", "x86", "arm64")
+KERNEL_BITS = {"ppc": (32,), "x86": (32, 64), "arm64": (64,)}
+#: Fixed platform addresses (the interrupt controller's register block).
+INTERRUPT_CONTROLLER_BASE = 0xF804_0000
+INTERRUPT_CONTROLLER_SIZE = 0x1000
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+_EMBEDDED = "kextlab.machine.machines"
+
+
+@dataclass(frozen=True)
+class DeviceDescription:
+    """One ``[[device]]`` entry, checked."""
+
+    index: int
+    name: str
+    model: str
+    model_class: type[DeviceModel]
+    bus: str
+    slot: int
+    function: int
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_bridge(self) -> bool:
+        return issubclass(self.model_class, PCIBridge)
+
+
+@dataclass(frozen=True)
+class MachineDescription:
+    """A checked machine description."""
+
+    name: str
+    source: str
+    model: str
+    arch: str
+    kernel_bits: int
+    boot_args: str
+    ram: tuple[RamRange, ...]
+    host_bridge: HostBridgeLayout
+    devices: tuple[DeviceDescription, ...]
+
+    @property
+    def ram_size(self) -> int:
+        return sum(ram.size for ram in self.ram)
+
+
+# -- finding and reading descriptions ------------------------------------------------------------
+
+
+def embedded_machine_names() -> list[str]:
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in resources.files(_EMBEDDED).iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+
+def load_machine_description(
+    spec: str = "default", catalog: DeviceCatalog | None = None
+) -> MachineDescription:
+    """Read the embedded machine called ``spec``, or the TOML file at path ``spec``."""
+    catalog = catalog or DeviceCatalog()
+    path = Path(spec)
+    looks_like_path = spec.endswith(".toml") or "/" in spec or "\\" in spec or path.exists()
+    if not looks_like_path:
+        if spec not in embedded_machine_names():
+            names = ", ".join(embedded_machine_names())
+            raise MachineDescriptionError(
+                spec,
+                None,
+                f"no embedded machine has this name; expected one of: {names}, "
+                f"or the path of a .toml machine file",
+            )
+        text = resources.files(_EMBEDDED).joinpath(f"{spec}.toml").read_text(encoding="utf-8")
+        return parse_machine_description(text, f"<embedded machine {spec}>", spec, catalog)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MachineDescriptionError(str(path), None, "machine file not found") from None
+    except IsADirectoryError:
+        raise MachineDescriptionError(
+            str(path), None, "is a directory, not a machine file"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise MachineDescriptionError(str(path), None, f"not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise MachineDescriptionError(str(path), None, f"cannot read: {error.strerror}") from None
+    return parse_machine_description(text, str(path), path.stem, catalog)
+
+
+def parse_machine_description(
+    text: str, source: str, default_name: str, catalog: DeviceCatalog | None = None
+) -> MachineDescription:
+    """Check a machine description given as TOML text; ``source`` names it in errors."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise MachineDescriptionError(source, None, f"not valid TOML: {error}") from None
+    return _Parser(source, catalog or DeviceCatalog()).parse(document, default_name)
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+
+class _Table:
+    """A TOML table being read: typed getters, and an error for keys nobody read."""
+
+    def __init__(self, parser: _Parser, key: str, values: Mapping[str, Any]) -> None:
+        self.parser = parser
+        self.key = key
+        self.values = values
+        self._read: set[str] = set()
+
+    def path(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def error(self, name: str | None, message: str) -> MachineDescriptionError:
+        return MachineDescriptionError(
+            self.parser.source, self.path(name) if name else self.key or None, message
+        )
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def raw(self, name: str) -> Any:
+        self._read.add(name)
+        return self.values[name]
+
+    def string(self, name: str, default: str | None = None) -> str:
+        if name not in self.values:
+            if default is None:
+                raise self.error(name, "missing; expected a string")
+            return default
+        value = self.raw(name)
+        if not isinstance(value, str):
+            raise self.error(name, f"expected a string, not {value!r}")
+        return value
+
+    def integer(
+        self,
+        name: str,
+        default: int | None = None,
+        *,
+        minimum: int = 0,
+        maximum: int = (1 << 64) - 1,
+    ) -> int:
+        if name not in self.values:
+            if default is None:
+                raise self.error(name, "missing; expected an integer")
+            return default
+        value = self.raw(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(name, f"expected an integer, not {value!r}")
+        if not minimum <= value <= maximum:
+            raise self.error(name, f"expected an integer from {minimum} to {maximum}, not {value}")
+        return value
+
+    def size(self, name: str, default: int | None = None) -> int:
+        if name not in self.values:
+            if default is None:
+                raise self.error(name, 'missing; expected a size such as "512M"')
+            return default
+        try:
+            return parse_size(self.raw(name))
+        except ValueError as error:
+            raise self.error(name, str(error)) from None
+
+    def table(self, name: str, *, required: bool = False) -> _Table | None:
+        if name not in self.values:
+            if required:
+                raise self.error(name, "missing table")
+            return None
+        value = self.raw(name)
+        if not isinstance(value, dict):
+            raise self.error(name, f"expected a table, not {value!r}")
+        return _Table(self.parser, self.path(name), value)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.values) - self._read)
+        if unknown:
+            raise self.error(
+                unknown[0], "unknown key; check its spelling against the machine description format"
+            )
+
+
+class _Parser:
+    def __init__(self, source: str, catalog: DeviceCatalog) -> None:
+        self.source = source
+        self.catalog = catalog
+
+    def error(self, key: str | None, message: str) -> MachineDescriptionError:
+        return MachineDescriptionError(self.source, key, message)
+
+    def parse(self, document: Mapping[str, Any], default_name: str) -> MachineDescription:
+        top = _Table(self, "", document)
+        machine = top.table("machine") or _Table(self, "machine", {})
+        name = machine.string("name", default_name)
+        model = machine.string("model", "KextLab1,1")
+        arch = machine.string("arch", "x86")
+        if arch not in ARCHITECTURES:
+            raise machine.error("arch", f"expected one of {', '.join(ARCHITECTURES)}, not {arch!r}")
+        machine.finish()
+
+        boot = top.table("boot") or _Table(self, "boot", {})
+        kernel_bits = boot.integer("kernel_bits", max(KERNEL_BITS[arch]), maximum=128)
+        if kernel_bits not in KERNEL_BITS[arch]:
+            allowed = " or ".join(str(bits) for bits in KERNEL_BITS[arch])
+            raise boot.error("kernel_bits", f"an {arch} kernel is {allowed}-bit, not {kernel_bits}")
+        boot_args = boot.string("args", "")
+        boot.finish()
+
+        host = self._host_bridge(top.table("pci") or _Table(self, "pci", {}))
+        ram = self._memory(top.table("memory", required=True), host)
+        devices = self._devices(top)
+        top.finish()
+        return MachineDescription(
+            name=name,
+            source=self.source,
+            model=model,
+            arch=arch,
+            kernel_bits=kernel_bits,
+            boot_args=boot_args,
+            ram=ram,
+            host_bridge=host,
+            devices=devices,
+        )
+
+    # -- PCI host bridge -------------------------------------------------------------------
+
+    def _window(
+        self,
+        table: _Table,
+        name: str,
+        default: AddressWindow | None,
+        *,
+        base_key: str = "base",
+        below_4g: bool = True,
+        granularity: int = 1 << 20,
+        required: bool = True,
+    ) -> AddressWindow | None:
+        window_table = table.table(name)
+        if window_table is None:
+            if required and default is None:
+                raise table.error(name, "missing window")
+            return default
+        base = window_table.integer(base_key)
+        size = window_table.size("size")
+        window_table.finish()
+        if size == 0 or size % granularity or base % granularity:
+            raise window_table.error(
+                None,
+                f"base {base:#x} and size {format_size(size)} must be non-zero multiples "
+                f"of {format_size(granularity)}",
+            )
+        if below_4g and base + size > FOUR_GIB:
+            raise window_table.error(None, f"must lie below 4 GiB; it ends at {base + size:#x}")
+        return AddressWindow(base, size)
+
+    def _host_bridge(self, pci: _Table) -> HostBridgeLayout:
+        memory = self._window(pci, "memory_window", AddressWindow(0x8000_0000, 0x6000_0000))
+        prefetchable = self._window(
+            pci, "prefetchable_window", None, below_4g=False, required=False
+        )
+        io = self._window(
+            pci,
+            "io_window",
+            AddressWindow(0xF200_0000, 0x1_0000),
+            base_key="cpu_base",
+            granularity=0x1000,
+        )
+        assert memory is not None
+        assert io is not None
+        if io.size > 1 << 24:
+            raise pci.error("io_window.size", "the PCI I/O space is at most 16 MiB")
+        config = pci.table("config_registers")
+        config_address = config_data = None
+        if config is not None:
+            config_address = config.integer("address", maximum=FOUR_GIB - 4)
+            config_data = config.integer("data", maximum=FOUR_GIB - 4)
+            config.finish()
+            if config_address % 4 or config_data % 4:
+                raise config.error(None, "register addresses must be multiples of 4")
+        inputs = (16, 17, 18, 19)
+        if pci.has("interrupt_inputs"):
+            value = pci.raw("interrupt_inputs")
+            if (
+                not isinstance(value, list)
+                or len(value) != 4
+                or not all(
+                    isinstance(item, int) and not isinstance(item, bool) and 0 <= item < 32
+                    for item in value
+                )
+            ):
+                raise pci.error(
+                    "interrupt_inputs",
+                    "expected four interrupt controller inputs "
+                    f"(0-31) for INTA#..INTD#, not {value!r}",
+                )
+            inputs = (value[0], value[1], value[2], value[3])
+        pci.finish()
+
+        regions = [
+            ("pci.memory_window", memory),
+            ("pci.io_window", io),
+            (
+                "interrupt controller",
+                AddressWindow(INTERRUPT_CONTROLLER_BASE, INTERRUPT_CONTROLLER_SIZE),
+            ),
+        ]
+        if prefetchable is not None:
+            regions.append(("pci.prefetchable_window", prefetchable))
+        if config_address is not None and config_data is not None:
+            regions.append(("pci.config_registers.address", AddressWindow(config_address, 4)))
+            regions.append(("pci.config_registers.data", AddressWindow(config_data, 4)))
+        self._check_disjoint(regions)
+        return HostBridgeLayout(
+            memory, prefetchable, io.base, io.size, config_address, config_data, inputs
+        )
+
+    def _check_disjoint(self, regions: list[tuple[str, AddressWindow]]) -> None:
+        for index, (name, window) in enumerate(regions):
+            for other_name, other in regions[index + 1 :]:
+                if window.base < other.end and other.base < window.end:
+                    raise self.error(
+                        other_name,
+                        f"[{other.base:#x}, {other.end:#x}) overlaps {name} "
+                        f"[{window.base:#x}, {window.end:#x})",
+                    )
+
+    # -- memory ----------------------------------------------------------------------------------
+
+    def _memory(self, memory: _Table | None, host: HostBridgeLayout) -> tuple[RamRange, ...]:
+        assert memory is not None
+        size = memory.size("size")
+        page = mmap.PAGESIZE
+        if size == 0 or size % page:
+            raise memory.error(
+                "size", f"expected a non-zero multiple of {page} bytes, not {format_size(size)}"
+            )
+        hole = min(
+            host.memory_window.base,
+            host.io_cpu_base,
+            INTERRUPT_CONTROLLER_BASE,
+            *(
+                address
+                for address in (host.config_address_mmio, host.config_data_mmio)
+                if address is not None
+            ),
+        )
+        hole -= hole % page
+        below = memory.size("below_4g", min(size, hole))
+        memory.finish()
+        if below > size:
+            raise memory.error(
+                "below_4g", f"{format_size(below)} is more than the RAM ({format_size(size)})"
+            )
+        if below > hole:
+            raise memory.error(
+                "below_4g",
+                f"{format_size(below)} would reach into the PCI hole "
+                f"at {hole:#x}; at most {format_size(hole)} fits",
+            )
+        if below % page:
+            raise memory.error("below_4g", f"expected a multiple of {page} bytes")
+        ranges = []
+        if below:
+            ranges.append(RamRange(0, below))
+        if size > below:
+            high = RamRange(FOUR_GIB, size - below)
+            window = host.prefetchable_window
+            if window is not None and high.base < window.end and window.base < high.end:
+                raise memory.error(
+                    "size",
+                    f"RAM above 4 GiB, [{high.base:#x}, {high.end:#x}), overlaps "
+                    f"pci.prefetchable_window [{window.base:#x}, {window.end:#x})",
+                )
+            ranges.append(high)
+        return tuple(ranges)
+
+    # -- devices ----------------------------------------------------------------------------------
+
+    def _devices(self, top: _Table) -> tuple[DeviceDescription, ...]:
+        if not top.has("device"):
+            return ()
+        entries = top.raw("device")
+        if not isinstance(entries, list):
+            raise self.error("device", "expected an array of tables ([[device]] entries)")
+        devices: list[DeviceDescription] = []
+        counters: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            key = f"device[{index}]"
+            if not isinstance(entry, dict):
+                raise self.error(key, f"expected a table, not {entry!r}")
+            devices.append(self._device(_Table(self, key, entry), index, counters))
+        self._check_topology(devices)
+        return tuple(devices)
+
+    def _device(self, table: _Table, index: int, counters: dict[str, int]) -> DeviceDescription:
+        model = table.string("model")
+        if model not in self.catalog:
+            raise table.error(
+                "model",
+                f"unknown device model {model!r}; expected one of: "
+                f"{', '.join(self.catalog.names())}",
+            )
+        model_class = self.catalog.load(model)
+        number = counters.get(model, 0)
+        counters[model] = number + 1
+        name = table.string("name", f"{model}{number}")
+        if not _NAME.fullmatch(name) or name == ROOT_BUS:
+            raise table.error(
+                "name",
+                f"{name!r} is not a device name: expected a letter, then up "
+                f"to 31 letters, digits, '-' or '_' (and not {ROOT_BUS!r})",
+            )
+        bus = table.string("bus", ROOT_BUS)
+        slot = table.integer("slot", maximum=31)
+        function = table.integer("function", 0, maximum=7)
+        params_table = table.table("params")
+        given = dict(params_table.values) if params_table is not None else {}
+        try:
+            parameters = model_class.check_parameters(given)
+        except KeyError as error:
+            known = ", ".join(model_class.parameters) or "none"
+            raise table.error(
+                f"params.{error.args[0]}",
+                f"model {model!r} has no such parameter; its parameters are: {known}",
+            ) from None
+        except ParameterError as error:
+            bad = next(key for key in given if _fails(model_class, key, given[key]))
+            raise table.error(f"params.{bad}", str(error)) from None
+        table.finish()
+        return DeviceDescription(index, name, model, model_class, bus, slot, function, parameters)
+
+    def _check_topology(self, devices: list[DeviceDescription]) -> None:
+        by_name: dict[str, DeviceDescription] = {}
+        for device in devices:
+            key = f"device[{device.index}]"
+            if device.name in by_name:
+                raise self.error(
+                    f"{key}.name",
+                    f"{device.name!r} is already the name of device[{by_name[device.name].index}]",
+                )
+            by_name[device.name] = device
+        places: dict[tuple[str, int, int], DeviceDescription] = {}
+        for device in devices:
+            key = f"device[{device.index}]"
+            if device.bus != ROOT_BUS:
+                parent = by_name.get(device.bus)
+                if parent is None or not parent.is_bridge:
+                    bridges = [ROOT_BUS] + [other.name for other in devices if other.is_bridge]
+                    raise self.error(
+                        f"{key}.bus",
+                        f"no bus called {device.bus!r}; expected one of: {', '.join(bridges)}",
+                    )
+            place = (device.bus, device.slot, device.function)
+            if place in places:
+                other = places[place]
+                raise self.error(
+                    f"{key}.slot",
+                    f"slot {device.slot} function {device.function} on bus {device.bus!r} is "
+                    f"already taken by device[{other.index}] ({other.name})",
+                )
+            places[place] = device
+        for device in devices:
+            if device.function and (device.bus, device.slot, 0) not in places:
+                raise self.error(
+                    f"device[{device.index}].function",
+                    f"function {device.function} in slot {device.slot} on bus {device.bus!r} "
+                    f"needs a function 0 in the same slot",
+                )
+            seen = {device.name}
+            bus = device.bus
+            while bus != ROOT_BUS:
+                if bus in seen:
+                    raise self.error(
+                        f"device[{device.index}].bus", f"bridge {device.name!r} sits behind itself"
+                    )
+                seen.add(bus)
+                bus = by_name[bus].bus
+
+
+def _fails(model_class: type[DeviceModel], key: str, value: object) -> bool:
+    try:
+        model_class.parameters[key].convert(value)
+    except ParameterError:
+        return True
+    return False

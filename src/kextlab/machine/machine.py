@@ -1,0 +1,215 @@
+"""The machine: one scheduler, RAM, address spaces, interrupts, PCI and devices.
+
+A ``Machine`` owns everything its description asks for and nothing global: two
+machines in one process never see each other.  Construction builds the hardware in
+its power-on state; nothing runs until someone drives it, through
+
+* the firmware (``kextlab.firmware``), which probes PCI and builds the device tree;
+* CPU accesses (``read``/``write`` for memory-mapped registers and RAM, ``io_read``/
+  ``io_write`` for ports, ``config_read``/``config_write`` for configuration cycles),
+  each of which costs virtual time (``BusTiming``) and is a preemption point: events
+  that fall due meanwhile run, so a polled device makes progress;
+* the scheduler (``machine.scheduler``): ``run``, ``run_for``, kernel threads.
+
+The ``console`` ring collects the machine's own messages (the boot log) with their
+virtual times; ``guest_errors`` collects every misprogramming of a device.
+
+Threading rules: a machine belongs to the OS thread that created it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from kextlab.machine.address_space import AddressSpace, MmioRegion
+from kextlab.machine.description import (
+    INTERRUPT_CONTROLLER_BASE,
+    ROOT_BUS,
+    MachineDescription,
+    load_machine_description,
+)
+from kextlab.machine.device import DeviceModel
+from kextlab.machine.devices import DeviceCatalog
+from kextlab.machine.guest_errors import GuestErrorLog
+from kextlab.machine.interrupts import InterruptController
+from kextlab.machine.memory import PhysicalMemory, RamRegion
+from kextlab.machine.pci.bridge import PCIBridge
+from kextlab.machine.pci.bus import PCIBus
+from kextlab.machine.pci.function import PCIFunction
+from kextlab.machine.pci.host import PCIHostBridge
+from kextlab.sim.log import LogRing
+from kextlab.sim.scheduler import Scheduler
+from kextlab.sim.trace import TraceRecorder
+
+
+@dataclass(frozen=True)
+class BusTiming:
+    """Virtual time a CPU access costs, typical of a 33 MHz PCI bus."""
+
+    memory_read_ns: int = 250  # a non-posted read across the host bridge
+    memory_write_ns: int = 50  # a posted write
+    io_ns: int = 500  # port I/O is non-posted both ways
+    config_ns: int = 1000  # a configuration cycle
+
+
+class Machine:
+    """An emulated machine built from a ``MachineDescription``."""
+
+    def __init__(
+        self,
+        description: MachineDescription,
+        *,
+        seed: int = 0,
+        trace: TraceRecorder | None = None,
+        catalog: DeviceCatalog | None = None,
+        timing: BusTiming | None = None,
+    ) -> None:
+        self.description = description
+        self.timing = timing or BusTiming()
+        self.scheduler = Scheduler(seed=seed, trace=trace)
+        self.guest_errors = GuestErrorLog(self.scheduler)
+        self.console = LogRing(lambda: self.scheduler.now)
+        self.memory = PhysicalMemory(list(description.ram), self.guest_errors)
+        self.memory_space = AddressSpace("memory", self.guest_errors)
+        self.io_space = AddressSpace("io", self.guest_errors, address_bits=32)
+        for region in self.memory.regions:
+            self.memory_space.map_fixed(region.base, _ram_region(region))
+        self.interrupt_controller = InterruptController(self.scheduler, self.guest_errors)
+        self.memory_space.map_fixed(INTERRUPT_CONTROLLER_BASE, self.interrupt_controller.region)
+        self.pci = PCIHostBridge(
+            description.host_bridge,
+            scheduler=self.scheduler,
+            memory_space=self.memory_space,
+            io_space=self.io_space,
+            interrupt_controller=self.interrupt_controller,
+            guest_errors=self.guest_errors,
+        )
+        self.devices: dict[str, DeviceModel] = {}
+        self._build_devices()
+        self.scheduler.trace_point(
+            "machine.power-on", f"{description.name} seed {seed} ram {self.memory.size:#x}"
+        )
+
+    @classmethod
+    def from_name(
+        cls, spec: str = "default", *, seed: int = 0, trace: TraceRecorder | None = None
+    ) -> Machine:
+        """Build the embedded machine ``spec`` or the one in the TOML file at ``spec``."""
+        return cls(load_machine_description(spec), seed=seed, trace=trace)
+
+    def _build_devices(self) -> None:
+        pending = list(self.description.devices)
+        buses: dict[str, PCIBus] = {ROOT_BUS: self.pci.root_bus}
+        while pending:
+            ready = [device for device in pending if device.bus in buses]
+            assert ready, "the description's topology check guarantees progress"
+            for entry in ready:
+                pending.remove(entry)
+                device = entry.model_class(entry.name, entry.parameters)
+                if isinstance(device, PCIFunction):
+                    buses[entry.bus].attach(device, entry.slot, entry.function)
+                device.realize(self)
+                self.devices[entry.name] = device
+                if isinstance(device, PCIBridge):
+                    buses[entry.name] = device.secondary_bus
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.description.name
+
+    def device(self, name: str) -> DeviceModel:
+        try:
+            return self.devices[name]
+        except KeyError:
+            known = ", ".join(self.devices) or "none"
+            raise KeyError(
+                f"machine {self.name!r} has no device {name!r} (devices: {known})"
+            ) from None
+
+    def pci_function(self, name: str) -> PCIFunction:
+        device = self.device(name)
+        if not isinstance(device, PCIFunction):
+            raise TypeError(f"device {name!r} is not a PCI function")
+        return device
+
+    def pci_functions(self) -> list[PCIFunction]:
+        """Every PCI function, depth first in bus order."""
+        return self.pci.root_bus.walk()
+
+    # -- the CPU's accesses ---------------------------------------------------------------------
+
+    def read(self, address: int, size: int) -> int:
+        """A load from physical memory or a memory-mapped register (little-endian)."""
+        value = self.memory_space.read(address, size)
+        self.scheduler.consume(self.timing.memory_read_ns)
+        return value
+
+    def write(self, address: int, size: int, value: int) -> None:
+        self.memory_space.write(address, size, value)
+        self.scheduler.consume(self.timing.memory_write_ns)
+
+    def io_read(self, port: int, size: int) -> int:
+        value = self.io_space.read(port, size)
+        self.scheduler.consume(self.timing.io_ns)
+        return value
+
+    def io_write(self, port: int, size: int, value: int) -> None:
+        self.io_space.write(port, size, value)
+        self.scheduler.consume(self.timing.io_ns)
+
+    def config_read(self, bus: int, device: int, function: int, offset: int, size: int) -> int:
+        value = self.pci.config_read(bus, device, function, offset, size)
+        self.scheduler.consume(self.timing.config_ns)
+        return value
+
+    def config_write(
+        self, bus: int, device: int, function: int, offset: int, size: int, value: int
+    ) -> None:
+        self.pci.config_write(bus, device, function, offset, size, value)
+        self.scheduler.consume(self.timing.config_ns)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def log(self, source: str, message: str) -> None:
+        """A console message (the boot log), stamped with the virtual time."""
+        self.console.append(source, message)
+        self.scheduler.trace_point("console", f"{source}: {message}")
+
+    def run(self, until: int | None = None) -> None:
+        self.scheduler.run(until)
+
+    def run_for(self, duration: int) -> None:
+        self.scheduler.run_for(duration)
+
+    def close(self) -> None:
+        """Stop the machine: unwind its threads and release its RAM."""
+        self.scheduler.shutdown()
+        self.memory.close()
+
+    def __enter__(self) -> Machine:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _ram_region(region: RamRegion) -> MmioRegion:
+    view = region.view
+
+    def read(offset: int, size: int) -> int:
+        return int.from_bytes(view[offset : offset + size], "little")
+
+    def write(offset: int, size: int, value: int) -> None:
+        view[offset : offset + size] = value.to_bytes(size, "little")
+
+    return MmioRegion(
+        f"ram@{region.base:#x}", region.size, read, write, access_sizes=(1, 2, 4, 8), owner="memory"
+    )

@@ -1,0 +1,1 @@
+"""PCI: configuration space, functions, bridges, buses and the host bridge."""

@@ -1,0 +1,406 @@
+"""A PCI function: configuration header, BARs, capabilities, INTx and bus-master DMA.
+
+``PCIFunction`` is the base of every PCI device model (and, through
+``kextlab.machine.pci.bridge``, of PCI-to-PCI bridges).  A model sets up its header
+in ``__init__`` (identity, BARs, expansion ROM, capabilities, interrupt pin) and
+implements its registers as ``MmioRegion`` handlers.  The base class then behaves
+like the PCI bus interface of a real chip:
+
+* configuration reads and writes go through ``ConfigSpace`` masks: read-only IDs,
+  write-1-to-clear status bits, BAR sizing by writing all ones;
+* a write to the Command register or a BAR re-evaluates what the function decodes
+  (the host bridge rebuilds its flat view lazily);
+* ``set_irq(level)`` drives the function's INTx pin, gated by Command.InterruptDisable
+  and mirrored in Status.InterruptStatus, as PCI 2.3 specifies;
+* ``dma_view``/``dma_read``/``dma_write`` move data by bus mastering.  With
+  Command.BusMaster clear (here, or on any bridge upstream) the transaction does not
+  happen: the function records *Received Master Abort* in its Status register and
+  the attempt is logged as a guest error.  A transaction to an address that is not
+  RAM ends the same way.  The caller gets None/False and must fail the command the
+  way its hardware would; nothing raises.
+
+Configuration accesses arrive from the host bridge (``config_read``/``config_write``),
+already routed by bus number.  Subclasses that need side effects override
+``config_written`` and call super.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from kextlab.machine.address_space import MmioRegion
+from kextlab.machine.device import DeviceModel
+from kextlab.machine.pci import registers as r
+from kextlab.machine.pci.bar import BarKind, BarSpec, DecodedRange, ExpansionRom
+from kextlab.machine.pci.config import ConfigSpace
+
+if TYPE_CHECKING:
+    from kextlab.machine.machine import Machine
+    from kextlab.machine.memory import PhysicalMemory
+    from kextlab.machine.pci.bus import PCIBus
+
+#: Bytes covered by each header register, for deciding what a config write touched.
+_BAR_REGISTERS = range(r.BASE_ADDRESS_0, r.BASE_ADDRESS_5 + 4)
+
+
+class PCIFunction(DeviceModel):
+    """A PCI function with a type 0 header (bridges override the header layout)."""
+
+    header_type = r.HEADER_TYPE_NORMAL
+
+    def __init__(self, name: str, parameters: Mapping[str, Any]) -> None:
+        super().__init__(name, parameters)
+        self.config = ConfigSpace()
+        self.bars: dict[int, BarSpec] = {}
+        self.rom: ExpansionRom | None = None
+        self._rom_region: MmioRegion | None = None
+        self.bus: PCIBus | None = None
+        self.device_number = 0
+        self.function_number = 0
+        self._capability_tail: int | None = None
+        self._capability_end = r.CAPABILITY_LIST_START
+        self._irq_requested = False
+        self.memory: PhysicalMemory | None = None
+        self.dma_bytes_read = 0
+        self.dma_bytes_written = 0
+        self.master_aborts = 0
+        self._init_common_header()
+
+    # -- header set-up (device side, from __init__) ---------------------------------------------
+
+    def _init_common_header(self) -> None:
+        config = self.config
+        config.set(r.HEADER_TYPE, 1, self.header_type)
+        config.set_writable(
+            r.COMMAND,
+            2,
+            r.COMMAND_IO
+            | r.COMMAND_MEMORY
+            | r.COMMAND_MASTER
+            | r.COMMAND_PARITY
+            | r.COMMAND_SERR
+            | r.COMMAND_INTX_DISABLE,
+        )
+        config.set_write_1_to_clear(r.STATUS, 2, r.STATUS_WRITE_1_TO_CLEAR)
+        config.set_writable(r.CACHE_LINE_SIZE, 1, 0xFF)
+        config.set_writable(r.LATENCY_TIMER, 1, 0xFF)
+        config.set_writable(r.INTERRUPT_LINE, 1, 0xFF)
+
+    def set_identity(
+        self,
+        *,
+        vendor_id: int,
+        device_id: int,
+        class_code: int,
+        revision_id: int = 0,
+        subsystem_vendor_id: int = 0,
+        subsystem_id: int = 0,
+    ) -> None:
+        """Set the read-only identity registers (class code = base<<16 | sub<<8 | prog-if)."""
+        config = self.config
+        config.set(r.VENDOR_ID, 2, vendor_id)
+        config.set(r.DEVICE_ID, 2, device_id)
+        config.set(r.REVISION_ID, 1, revision_id)
+        config.set(r.CLASS_PROG, 3, class_code)
+        if self.header_type == r.HEADER_TYPE_NORMAL:
+            config.set(r.SUBSYSTEM_VENDOR_ID, 2, subsystem_vendor_id)
+            config.set(r.SUBSYSTEM_ID, 2, subsystem_id)
+
+    def set_status_capabilities(
+        self, *, devsel: int = r.DEVSEL_MEDIUM, fast_back_to_back: bool = False, mhz66: bool = False
+    ) -> None:
+        """The read-only timing bits of the Status register."""
+        status = devsel << r.STATUS_DEVSEL_SHIFT
+        if fast_back_to_back:
+            status |= r.STATUS_FAST_BACK
+        if mhz66:
+            status |= r.STATUS_66MHZ
+        self.config.set_bits(r.STATUS, 2, status)
+
+    def set_interrupt_pin(self, pin: int) -> None:
+        """INTA#..INTD# (1-4), or 0 for a function without an interrupt."""
+        if not 0 <= pin <= 4:
+            raise ValueError(f"{self.name}: interrupt pin must be 0-4, not {pin}")
+        self.config.set(r.INTERRUPT_PIN, 1, pin)
+
+    def set_grant_latency(self, min_grant: int, max_latency: int) -> None:
+        self.config.set(r.MIN_GNT, 1, min_grant)
+        self.config.set(r.MAX_LAT, 1, max_latency)
+
+    def add_bar(
+        self,
+        index: int,
+        kind: BarKind,
+        size: int,
+        region: MmioRegion,
+        *,
+        prefetchable: bool = False,
+    ) -> BarSpec:
+        """Declare BAR ``index``; a 64-bit BAR also takes register ``index + 1``."""
+        spec = BarSpec(index, kind, size, region, prefetchable)
+        taken = set(self.bars) | {bar.index + 1 for bar in self.bars.values() if bar.is_64bit}
+        wanted = {index, index + 1} if spec.is_64bit else {index}
+        if taken & wanted or (
+            self.bars.get(index - 1) is not None and self.bars[index - 1].is_64bit
+        ):
+            raise ValueError(f"{self.name}: BAR register {index} is already in use")
+        self.bars[index] = spec
+        width = 8 if spec.is_64bit else 4
+        self.config.set(spec.offset, width, spec.type_bits)
+        self.config.set_writable(spec.offset, width, spec.address_mask)
+        return spec
+
+    def set_expansion_rom(self, rom: ExpansionRom) -> None:
+        self.rom = rom
+        self._rom_region = rom.region(f"{self.name}.rom", self.name)
+        self.config.set_writable(self.rom_register, 4, rom.address_mask | r.ROM_ENABLE)
+
+    @property
+    def rom_register(self) -> int:
+        return r.ROM_ADDRESS if self.header_type == r.HEADER_TYPE_NORMAL else r.ROM_ADDRESS1
+
+    def add_capability(self, capability_id: int, length: int) -> int:
+        """Append a capability of ``length`` bytes to the list; returns its offset.
+
+        The ID and next-pointer bytes are read-only; the model sets its own masks
+        for the body.
+        """
+        if length < 2:
+            raise ValueError("a capability is at least 2 bytes (ID and next pointer)")
+        offset = (self._capability_end + 3) & ~3
+        if offset + length > r.CONFIG_SPACE_SIZE:
+            raise ValueError(f"{self.name}: no room for a {length}-byte capability")
+        config = self.config
+        config.set(offset, 1, capability_id)
+        config.set(offset + 1, 1, 0)
+        if self._capability_tail is None:
+            config.set(r.CAPABILITY_LIST, 1, offset)
+            config.set_bits(r.STATUS, 2, r.STATUS_CAP_LIST)
+        else:
+            config.set(self._capability_tail + 1, 1, offset)
+        self._capability_tail = offset
+        self._capability_end = offset + length
+        return offset
+
+    def capabilities(self) -> Iterator[tuple[int, int]]:
+        """(ID, offset) of each capability, walking the list as software does."""
+        if not self.config.get(r.STATUS, 2) & r.STATUS_CAP_LIST:
+            return
+        offset = self.config.get(r.CAPABILITY_LIST, 1) & ~3
+        seen: set[int] = set()
+        while offset and offset not in seen:
+            seen.add(offset)
+            yield self.config.get(offset, 1), offset
+            offset = self.config.get(offset + 1, 1) & ~3
+
+    # -- identity (read back from the header) ----------------------------------------------
+
+    @property
+    def vendor_id(self) -> int:
+        return self.config.get(r.VENDOR_ID, 2)
+
+    @property
+    def device_id(self) -> int:
+        return self.config.get(r.DEVICE_ID, 2)
+
+    @property
+    def class_code(self) -> int:
+        return self.config.get(r.CLASS_PROG, 3)
+
+    @property
+    def interrupt_pin(self) -> int:
+        return self.config.get(r.INTERRUPT_PIN, 1)
+
+    @property
+    def command(self) -> int:
+        return self.config.get(r.COMMAND, 2)
+
+    @property
+    def status(self) -> int:
+        return self.config.get(r.STATUS, 2)
+
+    @property
+    def location(self) -> str:
+        """``bb:dd.f`` with the bus number the firmware assigned."""
+        bus = self.bus.number if self.bus is not None else 0
+        return f"{bus:02x}:{self.device_number:02x}.{self.function_number}"
+
+    def plugged(self, bus: PCIBus) -> None:
+        """Called once the function sits on ``bus``; bridges create their secondary bus."""
+
+    # -- configuration cycles (from the host bridge) ---------------------------------------
+
+    def config_read(self, offset: int, size: int) -> int:
+        return self.config.read(offset, size)
+
+    def config_write(self, offset: int, size: int, value: int) -> None:
+        before = self.command
+        self.config.write(offset, size, value)
+        self.config_written(offset, size, before)
+
+    def config_written(self, offset: int, size: int, command_before: int) -> None:
+        """React to a configuration write; subclasses extend and call super."""
+        end = offset + size
+        command = self.command
+        if offset < r.COMMAND + 2 and end > r.COMMAND:
+            if (command ^ command_before) & r.COMMAND_INTX_DISABLE:
+                self._drive_interrupt_line()
+            if (command ^ command_before) & (r.COMMAND_IO | r.COMMAND_MEMORY | r.COMMAND_MASTER):
+                self._decoding_changed()
+        elif self._touches_address_registers(offset, end):
+            self._decoding_changed()
+
+    def _touches_address_registers(self, offset: int, end: int) -> bool:
+        rom = self.rom_register
+        return (offset < _BAR_REGISTERS.stop and end > _BAR_REGISTERS.start) or (
+            offset < rom + 4 and end > rom
+        )
+
+    def _decoding_changed(self) -> None:
+        if self.bus is not None:
+            self.bus.host.decoding_changed()
+
+    # -- decoding ------------------------------------------------------------------------------
+
+    def bar_address(self, spec: BarSpec) -> int:
+        """The address programmed into a BAR (whether or not it decodes)."""
+        if spec.is_64bit:
+            return self.config.get(spec.offset, 8) & ~0xF
+        mask = r.BAR_IO_ADDRESS_MASK if spec.is_io else r.BAR_MEM_ADDRESS_MASK
+        return self.config.get(spec.offset, 4) & mask
+
+    def rom_address(self) -> int:
+        return self.config.get(self.rom_register, 4) & r.ROM_ADDRESS_MASK
+
+    def decoded_ranges(self) -> list[DecodedRange]:
+        """The ranges this function decodes now (its own Command bits applied)."""
+        command = self.command
+        ranges: list[DecodedRange] = []
+        for spec in self.bars.values():
+            enabled = command & (r.COMMAND_IO if spec.is_io else r.COMMAND_MEMORY)
+            base = self.bar_address(spec)
+            if enabled and base:
+                ranges.append(
+                    DecodedRange(
+                        spec.kind, base, spec.size, spec.region, spec.prefetchable, spec.offset
+                    )
+                )
+        rom_register = self.config.get(self.rom_register, 4)
+        if (
+            self.rom is not None
+            and self._rom_region is not None
+            and command & r.COMMAND_MEMORY
+            and rom_register & r.ROM_ENABLE
+            and self.rom_address()
+        ):
+            ranges.append(
+                DecodedRange(
+                    BarKind.MEMORY32,
+                    self.rom_address(),
+                    self.rom.size,
+                    self._rom_region,
+                    False,
+                    self.rom_register,
+                )
+            )
+        return ranges
+
+    # -- interrupts ------------------------------------------------------------------------------
+
+    def set_irq(self, asserted: bool) -> None:
+        """The device requests (or withdraws) an interrupt on its INTx pin."""
+        self._irq_requested = asserted
+        if asserted:
+            self.config.set_bits(r.STATUS, 2, r.STATUS_INTERRUPT)
+        else:
+            self.config.clear_bits(r.STATUS, 2, r.STATUS_INTERRUPT)
+        self._drive_interrupt_line()
+
+    @property
+    def irq_requested(self) -> bool:
+        return self._irq_requested
+
+    def _drive_interrupt_line(self) -> None:
+        pin = self.interrupt_pin
+        if pin == 0 or self.bus is None:
+            return
+        level = self._irq_requested and not self.command & r.COMMAND_INTX_DISABLE
+        self.bus.route_interrupt(self, self.device_number, pin, level)
+
+    # -- bus mastering (DMA) ----------------------------------------------------------------------
+
+    def realize(self, machine: Machine) -> None:
+        super().realize(machine)
+        self.memory = machine.memory
+
+    def bus_master_enabled(self) -> bool:
+        """Command.BusMaster here and on every bridge between us and the host."""
+        if not self.command & r.COMMAND_MASTER:
+            return False
+        return self.bus is None or self.bus.forwards_bus_master()
+
+    def dma_view(self, address: int, length: int, *, writing: bool) -> memoryview | None:
+        """A view of RAM for a bus-master transfer, or None after a master abort."""
+        kind = "write" if writing else "read"
+        if not self.bus_master_enabled():
+            self._master_abort(
+                f"DMA {kind} of {length} bytes at {address:#x} refused: Bus Master Enable is off"
+            )
+            return None
+        memory = self.memory
+        view = memory.view(address, length) if memory is not None else None
+        if view is None:
+            self._master_abort(
+                f"DMA {kind} of {length} bytes at {address:#x}: no RAM answers (master abort)"
+            )
+            return None
+        if writing:
+            self.dma_bytes_written += length
+        else:
+            self.dma_bytes_read += length
+        return view
+
+    def dma_read(self, address: int, length: int) -> bytes | None:
+        view = self.dma_view(address, length, writing=False)
+        return None if view is None else bytes(view)
+
+    def dma_write(self, address: int, data: bytes | bytearray | memoryview) -> bool:
+        view = self.dma_view(address, len(data), writing=True)
+        if view is None:
+            return False
+        view[:] = data
+        return True
+
+    def _master_abort(self, message: str) -> None:
+        self.master_aborts += 1
+        self.config.set_bits(r.STATUS, 2, r.STATUS_REC_MASTER_ABORT)
+        self.guest_error(message)
+
+    # -- channels ---------------------------------------------------------------------------------
+
+    def guest_error(self, message: str) -> None:
+        if self.machine is not None:
+            self.machine.guest_errors.report(self.name, message)
+
+    def unimplemented(self, message: str) -> None:
+        if self.machine is not None:
+            self.machine.guest_errors.unimplemented(self.name, message)
+
+    def trace(self, category: str, message: str) -> None:
+        machine = self.machine
+        if machine is not None and machine.scheduler.trace.enabled:
+            machine.scheduler.trace_point(f"{self.name}.{category}", message)
+
+    def reset(self) -> None:
+        """Power-on state of the PCI interface: decoding, mastering and INTx off."""
+        self.config.set(r.COMMAND, 2, 0)
+        self.config.clear_bits(r.STATUS, 2, r.STATUS_WRITE_1_TO_CLEAR)
+        for spec in self.bars.values():
+            width = 8 if spec.is_64bit else 4
+            self.config.set(spec.offset, width, spec.type_bits)
+        if self.rom is not None:
+            self.config.set(self.rom_register, 4, 0)
+        self.config.set(r.INTERRUPT_LINE, 1, 0)
+        self.set_irq(False)
+        self._decoding_changed()

@@ -1,0 +1,432 @@
+"""The deterministic scheduler: virtual time, events, kernel threads and blocking.
+
+Design
+------
+A machine runs on one OS thread, inside one ``Scheduler``.  Everything that happens
+is an *event* in a single queue ordered by ``(virtual time, sequence number)``: a
+device finishing a DMA transfer, a timer firing, an interrupt being delivered, a
+kernel thread being given the CPU.  The sequence number is assigned when the event
+is scheduled, so two events due at the same instant run in the order they were
+scheduled, never in hash or id order.  Same machine, same seed, same events: a run
+is reproducible to the byte, and ``--trace`` proves it.
+
+Virtual time (``now``, integer nanoseconds) moves only forward, and only two ways:
+the loop jumps to the next event's time (idle time costs nothing), or code running
+on the virtual CPU *consumes* time (an MMIO access, ``IODelay``) at a preemption
+point, ``consume(ns)``.  Nothing here reads the host's clock.
+
+Kernel threads are greenlets (``kextlab.sim.thread``).  A thread runs until it blocks
+or reaches a preemption point with an event due; it then switches back to the loop,
+and a resume event brings it back.  Driver code stays ordinary synchronous code:
+``IOSleep`` blocks the calling thread and lets the rest of the machine run.
+
+Execution contexts (``Context``) decide what a caller may do:
+
+* ``HOST``: no loop is running; the code is a test, a tool or the firmware driven
+  from the command line.  It plays the CPU: consuming time or blocking *runs the
+  machine* until the time has passed or the wakeup arrived.  A host that waits for
+  something no pending event can bring about gets ``Deadlock``.
+* ``THREAD``: a kernel thread.  It may block.
+* ``EVENT``: an event callback (device models, timers).  Callbacks are instantaneous
+  in virtual time and may not block.
+* ``INTERRUPT``: an interrupt handler.  Blocking raises ``InterruptContextViolation``,
+  where real hardware would deadlock or panic.  So does blocking while the caller
+  has interrupts disabled (``kextlab.sim.interrupts``).
+
+Preemption points and the fast path: ``consume(ns)`` in a thread first looks at the
+head of the queue.  If nothing is due before ``now + ns`` the clock simply moves on,
+without a greenlet switch: nothing else could have run in between, so the result is
+exactly the one a switch would give, and a driver polling a register in a loop costs
+a few attribute reads per access.
+
+An exception escaping a thread or an event callback stops the machine: ``run``
+raises ``KernelPanic`` with a report (what failed, where, when, the traceback), and
+every later ``run`` raises it again.  I/O Kit's own failure paths (``IOReturn``
+codes) are not exceptions and never get here.
+
+Open question, left for the schedule explorer of the roadmap: ties are broken by
+sequence number; perturbing that order under a seed is how races will be hunted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from greenlet import getcurrent, greenlet
+
+from kextlab.errors import (
+    Deadlock,
+    InternalError,
+    InterruptContextViolation,
+    KernelPanic,
+    SchedulingError,
+)
+from kextlab.sim.context import Context
+from kextlab.sim.interrupts import CpuInterrupts
+from kextlab.sim.rng import DeterministicRandom
+from kextlab.sim.thread import KernelThread, ThreadState, Waiter
+from kextlab.sim.time import format_seconds
+from kextlab.sim.trace import TraceRecorder
+
+
+class Event:
+    """A scheduled action.  ``cancel()`` makes the loop skip it."""
+
+    __slots__ = ("action", "cancelled", "label", "seq", "time")
+
+    def __init__(self, time: int, seq: int, action: Callable[[], object], label: str) -> None:
+        self.time = time
+        self.seq = seq
+        self.action = action
+        self.label = label
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __repr__(self) -> str:
+        state = " cancelled" if self.cancelled else ""
+        return f"<Event {self.label!r} at {format_seconds(self.time)}{state}>"
+
+
+class HostWaiter(Waiter):
+    """The host (tests, tools) as a party that can block and be woken."""
+
+    name = "host"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.woken = False
+        self.wake_value: object = None
+
+
+class Scheduler:
+    """Virtual clock, event queue, kernel threads and the blocking protocol."""
+
+    def __init__(self, *, seed: int = 0, trace: TraceRecorder | None = None) -> None:
+        self.now = 0
+        self.rng = DeterministicRandom(seed)
+        self.trace = trace if trace is not None else TraceRecorder()
+        self._queue: list[tuple[int, int, Event]] = []
+        self._sequence = itertools.count()
+        self._context = Context.HOST
+        self._current_thread: KernelThread | None = None
+        self._loop_greenlet: greenlet | None = None
+        self._host = HostWaiter()
+        self._thread_ids = itertools.count(1)
+        self._threads: list[KernelThread] = []
+        self._panic: str | None = None
+        self._pending_panic: str | None = None
+        #: Functions adding context to a panic report (the kernel adds its log tail).
+        self.panic_report_hooks: list[Callable[[], str]] = []
+        self.events_dispatched = 0
+        #: The virtual CPU's interrupt input (``kextlab.sim.interrupts``).
+        self.interrupts = CpuInterrupts(self)
+
+    # -- introspection -----------------------------------------------------------
+
+    @property
+    def context(self) -> Context:
+        return self._context
+
+    @property
+    def current_thread(self) -> KernelThread | None:
+        """The kernel thread on the CPU (also during an interrupt it was preempted by)."""
+        return self._current_thread
+
+    @property
+    def seed(self) -> int:
+        return self.rng.seed
+
+    @property
+    def panicked(self) -> bool:
+        return self._panic is not None
+
+    def pending_events(self) -> int:
+        return sum(1 for _, _, event in self._queue if not event.cancelled)
+
+    def next_event_time(self) -> int | None:
+        for time, _, event in sorted(self._queue):
+            if not event.cancelled:
+                return time
+        return None
+
+    def live_threads(self) -> list[KernelThread]:
+        """Threads that have not finished, in creation order."""
+        return [thread for thread in self._threads if thread.state is not ThreadState.FINISHED]
+
+    # -- events --------------------------------------------------------------------
+
+    def at(self, time: int, action: Callable[[], object], label: str) -> Event:
+        """Schedule ``action`` at virtual time ``time`` (not in the past)."""
+        if time < self.now:
+            raise InternalError(
+                f"event {label!r} scheduled at {format_seconds(time)}, "
+                f"before the present {format_seconds(self.now)}"
+            )
+        event = Event(time, next(self._sequence), action, label)
+        heapq.heappush(self._queue, (time, event.seq, event))
+        return event
+
+    def after(self, delay: int, action: Callable[[], object], label: str) -> Event:
+        """Schedule ``action`` ``delay`` nanoseconds from now."""
+        if delay < 0:
+            raise InternalError(f"event {label!r} scheduled {delay} ns in the past")
+        return self.at(self.now + delay, action, label)
+
+    def trace_point(self, category: str, message: str) -> None:
+        """Record a trace point (callers on hot paths test ``trace.enabled`` first)."""
+        if self.trace.enabled:
+            self.trace.record(self.now, category, message)
+
+    # -- running the machine -------------------------------------------------------
+
+    def run(self, until: int | None = None) -> None:
+        """Run events up to virtual time ``until`` (inclusive), or until none is left.
+
+        Only the host may call this.  With ``until`` given the clock ends exactly at
+        ``until`` even when the machine went idle earlier.
+        """
+        self._require_host("run the machine")
+        self._loop(until, wait_for_host_wake=False)
+        if until is not None and until > self.now:
+            self.now = until
+
+    def run_for(self, duration: int) -> None:
+        self.run(self.now + duration)
+
+    def _require_host(self, what: str) -> None:
+        if self._context is not Context.HOST:
+            raise InternalError(f"cannot {what} from {self._context.value} context")
+        if self._panic is not None:
+            raise KernelPanic(self._panic)
+
+    def _loop(self, until: int | None, *, wait_for_host_wake: bool) -> None:
+        queue = self._queue
+        host = self._host
+        trace = self.trace
+        self._loop_greenlet = getcurrent()
+        try:
+            while queue:
+                time, _, event = queue[0]
+                if until is not None and time > until:
+                    break
+                heapq.heappop(queue)
+                if event.cancelled:
+                    continue
+                self.now = time
+                self.events_dispatched += 1
+                if trace.enabled:
+                    trace.record(time, event.label)
+                self._context = Context.EVENT
+                try:
+                    event.action()
+                except KernelPanic:
+                    raise
+                except BaseException as exc:
+                    self._panic = self._panic_report(f'event "{event.label}"', exc)
+                    raise KernelPanic(self._panic) from exc
+                if self._pending_panic is not None:
+                    self._panic, self._pending_panic = self._pending_panic, None
+                    raise KernelPanic(self._panic)
+                if wait_for_host_wake and host.woken:
+                    break
+        finally:
+            self._context = Context.HOST
+            self._loop_greenlet = None
+
+    # -- time on the CPU -------------------------------------------------------------
+
+    def consume(self, duration: int) -> None:
+        """A preemption point: the caller spends ``duration`` ns of CPU time.
+
+        Events that fall due meanwhile run (devices progress while a driver polls).
+        Event callbacks and interrupt handlers are instantaneous: for them this is a
+        no-op.
+        """
+        context = self._context
+        if context is Context.EVENT or context is Context.INTERRUPT:
+            return
+        target = self.now + duration
+        queue = self._queue
+        if not queue or queue[0][0] > target:
+            self.now = target  # nothing could have run meanwhile: no switch needed
+            return
+        if context is Context.THREAD:
+            thread = self._current_thread
+            assert thread is not None
+            self._suspend_until(thread, target, "thread.run")
+        else:
+            self.run(target)
+
+    def yield_thread(self) -> None:
+        """An explicit yield: let everything already due at ``now`` run first."""
+        context = self._context
+        if context is Context.THREAD:
+            queue = self._queue
+            if not queue or queue[0][0] > self.now:
+                return
+            thread = self._current_thread
+            assert thread is not None
+            self._suspend_until(thread, self.now, "thread.yield")
+        elif context is Context.HOST:
+            self.run(self.now)
+
+    def sleep(self, duration: int) -> None:
+        """Block the caller for ``duration`` ns (the host runs the machine meanwhile)."""
+        waiter = self.current_waiter("sleep")
+        if waiter is self._host:
+            self.run(self.now + duration)
+            return
+        assert isinstance(waiter, KernelThread)
+        self._suspend_until(waiter, self.now + duration, "thread.wake")
+
+    def _suspend_until(self, thread: KernelThread, time: int, kind: str) -> None:
+        thread.resume_value = None
+        self.at(time, thread.run_slice, f"{kind} {thread.name}")
+        self._switch_to_loop(thread)
+
+    def _switch_to_loop(self, thread: KernelThread) -> object:
+        loop = self._loop_greenlet
+        if loop is None:
+            raise InternalError(f"thread {thread.name!r} is running outside the scheduler loop")
+        thread.state = ThreadState.READY
+        return loop.switch()
+
+    # -- blocking protocol (used by kextlab.sim.sync) --------------------------------------
+
+    def current_waiter(self, operation: str) -> Waiter:
+        """The party that would block for ``operation``, after checking it may block."""
+        context = self._context
+        if context is Context.THREAD:
+            thread = self._current_thread
+            assert thread is not None
+            if thread.interrupt_disable_depth:
+                raise InterruptContextViolation(
+                    f"{operation}: thread {thread.name!r} would block with interrupts disabled"
+                )
+            return thread
+        if context is Context.HOST:
+            if self._host.interrupt_disable_depth:
+                raise InterruptContextViolation(
+                    f"{operation}: the host would block with interrupts disabled"
+                )
+            return self._host
+        if context is Context.INTERRUPT:
+            raise InterruptContextViolation(f"{operation}: blocking in interrupt context")
+        raise SchedulingError(f"{operation}: an event callback cannot block")
+
+    def caller(self) -> Waiter | None:
+        """The thread or host on the CPU, or None in an event callback (no checks)."""
+        context = self._context
+        if context is Context.HOST:
+            return self._host
+        return self._current_thread
+
+    def block(self, waiter: Waiter, operation: str) -> object:
+        """Suspend ``waiter`` (from ``current_waiter``) until ``wake`` names it.
+
+        Returns the value passed to ``wake``.
+        """
+        if waiter is self._host:
+            host = self._host
+            host.woken = False
+            host.blocked_on = operation
+            self._loop(None, wait_for_host_wake=True)
+            host.blocked_on = None
+            if not host.woken:
+                raise Deadlock(
+                    f"the host is waiting ({operation}) but no pending event can wake it"
+                )
+            value, host.wake_value = host.wake_value, None
+            return value
+        assert isinstance(waiter, KernelThread)
+        waiter.state = ThreadState.BLOCKED
+        waiter.blocked_on = operation
+        loop = self._loop_greenlet
+        if loop is None:
+            raise InternalError(f"thread {waiter.name!r} is running outside the scheduler loop")
+        value = loop.switch()
+        waiter.blocked_on = None
+        return value
+
+    def wake(self, waiter: Waiter, value: object = True) -> None:
+        """Make a blocked ``waiter`` runnable; its ``block`` call returns ``value``."""
+        if waiter is self._host:
+            host = self._host
+
+            def wake_host() -> None:
+                host.woken = True
+                host.wake_value = value
+
+            self.at(self.now, wake_host, "host.wake")
+            return
+        assert isinstance(waiter, KernelThread)
+        waiter.resume_value = value
+        waiter.state = ThreadState.READY
+        self.at(self.now, waiter.run_slice, f"thread.wake {waiter.name}")
+
+    # -- kernel threads ----------------------------------------------------------------------
+
+    def spawn(self, entry: Callable[..., object], *args: Any, name: str) -> KernelThread:
+        """Create a kernel thread running ``entry(*args)``; it starts at the present time."""
+        if self._panic is not None:
+            raise KernelPanic(self._panic)
+        thread = KernelThread(self, next(self._thread_ids), name, entry, args)
+        self._threads.append(thread)
+        self.at(self.now, thread.run_slice, f"thread.start {name}")
+        return thread
+
+    def enter_thread(self, thread: KernelThread) -> greenlet:
+        """Called by a thread's slice: make it the current thread; return the loop greenlet."""
+        self._current_thread = thread
+        self._context = Context.THREAD
+        loop = self._loop_greenlet
+        assert loop is not None
+        return loop
+
+    def leave_thread(self) -> None:
+        self._current_thread = None
+        self._context = Context.EVENT
+
+    def thread_finished(self, thread: KernelThread, exception: BaseException | None) -> None:
+        self._threads.remove(thread)
+        culprit = f'kernel thread "{thread.name}" (thread {thread.tid})'
+        if exception is not None:
+            self._pending_panic = self._panic_report(culprit, exception)
+        elif self.interrupts.release_holder(thread):
+            self._pending_panic = self._panic_report(
+                culprit, SchedulingError("the thread finished with interrupts disabled")
+            )
+
+    def shutdown(self) -> None:
+        """Unwind every live thread (their ``finally`` blocks run); the machine stops."""
+        for thread in self.live_threads():
+            thread.kill()
+        self._queue.clear()
+
+    # -- interrupt context -----------------------------------------------------------------
+
+    def run_in_interrupt_context(self, handler: Callable[[], object]) -> None:
+        """Run ``handler`` as an interrupt handler on the current CPU context."""
+        previous = self._context
+        self._context = Context.INTERRUPT
+        try:
+            handler()
+        finally:
+            self._context = previous
+
+    # -- panics ---------------------------------------------------------------------------
+
+    def _panic_report(self, culprit: str, exception: BaseException) -> str:
+        lines = [
+            f"panic: {culprit} raised {type(exception).__name__}: {exception}",
+            f"virtual time: {format_seconds(self.now)} s, seed {self.seed}",
+            "".join(traceback.format_exception(exception)).rstrip(),
+        ]
+        lines.extend(hook() for hook in self.panic_report_hooks)
+        return "\n".join(lines)

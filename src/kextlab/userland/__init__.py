@@ -1,0 +1,1 @@
+"""User space: the ``kextlab`` command (and, later, iokitlib and Apple's tools)."""
