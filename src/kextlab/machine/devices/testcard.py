@@ -18,10 +18,9 @@ engine steps run as scheduler events.  Neither blocks.
 
 from __future__ import annotations
 
-import random
 import struct
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kextlab.machine.address_space import MmioRegion
 from kextlab.machine.device import Parameter
@@ -32,6 +31,11 @@ from kextlab.machine.pci.function import PCIFunction
 from kextlab.machine.registers import Access, Register, RegisterFile
 from kextlab.sim.scheduler import Event
 from kextlab.sim.time import SECOND
+
+if TYPE_CHECKING:
+    import random
+
+    from kextlab.machine.machine import Machine
 
 _FILL_CHUNK = 1 << 16
 _COMPARE_CHUNK = 1 << 12
@@ -223,7 +227,7 @@ class TestCard(PCIFunction):
             Register("SCRATCH", R.SCRATCH, size=8),
         ]
 
-    def realize(self, machine: Any) -> None:
+    def realize(self, machine: Machine) -> None:
         super().realize(machine)
         self._rng = machine.scheduler.rng.stream(f"device:{self.name}")
 

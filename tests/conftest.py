@@ -1,0 +1,43 @@
+"""Fixtures shared by the whole suite.
+
+Real data lives outside the repository, in ``../shared/data`` relative to the
+repository root (CI has it; a user's fresh clone may not): tests that need it take
+the ``shared_data`` fixture, which skips them cleanly when it is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kextlab.firmware.openfirmware import OpenFirmware
+from kextlab.machine.machine import Machine
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data``; skips the test when it is not there."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not available at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def machine() -> Iterator[Machine]:
+    """The default machine, powered but not probed (registers at reset values)."""
+    with Machine.from_name("default") as built:
+        yield built
+
+
+@pytest.fixture
+def booted() -> Iterator[tuple[Machine, OpenFirmware]]:
+    """The default machine after its firmware ran: buses numbered, BARs assigned."""
+    with Machine.from_name("default") as built:
+        firmware = OpenFirmware(built)
+        firmware.power_on()
+        yield built, firmware
