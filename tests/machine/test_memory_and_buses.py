@@ -201,3 +201,15 @@ def test_overlapping_bars_are_a_guest_error_and_the_first_decodes(
     assert machine.read(address, 4) == 0x4B4C5443
     assert any("overlaps" in message for message in machine.guest_errors.messages())
     assert machine.read(other_base, 4) == 0xFFFF_FFFF
+
+
+def test_closing_memory_while_a_view_is_held_keeps_ram_usable(errors: GuestErrorLog) -> None:
+    """close() refuses while someone holds a view, and RAM keeps working afterwards."""
+    memory = PhysicalMemory([RamRange(0, 1 << 20)], errors)
+    held = memory.view(0x100, 4)
+    assert held is not None
+    assert not memory.close()
+    memory.write_int(0x100, 4, 0xCAFE)
+    assert bytes(held) == (0xCAFE).to_bytes(4, "little")
+    held.release()
+    assert memory.close()

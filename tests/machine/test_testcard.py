@@ -88,6 +88,11 @@ def test_scratch_register_takes_every_access_width(bench: CardBench) -> None:
     assert bench.read(tc.Register.SCRATCH + 4, 4) == 0x0123_4567
     assert bench.read(tc.Register.SCRATCH + 2, 2) == 0x89AB
     assert bench.read(tc.Register.SCRATCH + 7, 1) == 0x01
+    bench.write(tc.Register.SCRATCH + 4, 0xFFFF_FFFF)
+    bench.write(tc.Register.SCRATCH + 2, 0x0000, size=2)
+    bench.write(tc.Register.SCRATCH, 0x77, size=1)
+    assert bench.read(tc.Register.SCRATCH, 8) == 0xFFFF_FFFF_0000_CD77
+    assert bench.machine.guest_errors.count() == 0
 
 
 def test_register_misuse_is_a_guest_error_not_an_exception(bench: CardBench) -> None:

@@ -202,13 +202,11 @@ class Machine:
 
 
 def _ram_region(region: RamRegion) -> MmioRegion:
-    view = region.view
-
     def read(offset: int, size: int) -> int:
-        return int.from_bytes(view[offset : offset + size], "little")
+        return int.from_bytes(region.view[offset : offset + size], "little")
 
     def write(offset: int, size: int, value: int) -> None:
-        view[offset : offset + size] = value.to_bytes(size, "little")
+        region.view[offset : offset + size] = value.to_bytes(size, "little")
 
     return MmioRegion(
         f"ram@{region.base:#x}", region.size, read, write, access_sizes=(1, 2, 4, 8), owner="memory"

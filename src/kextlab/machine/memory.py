@@ -63,13 +63,14 @@ class RamRegion:
         self.view = memoryview(self._map)
 
     def close(self) -> bool:
-        """Unmap; False (and the map kept alive) while views of it are still held."""
+        """Unmap; False (and the RAM left usable) while views of it are still held."""
         if self._map is None:
             return True
+        self.view.release()
         try:
-            self.view.release()
             self._map.close()
         except BufferError:
+            self.view = memoryview(self._map)  # still mapped: keep serving accesses
             return False
         self._map = None
         return True

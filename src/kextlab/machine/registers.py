@@ -19,7 +19,8 @@ access    write                                                        read
 ========  ===========================================================  ================
 
 A read may be narrower than the register (a byte of a 32-bit register); a write must
-cover the whole register.  An offset with no register reads as all ones and logs a
+cover the whole register, unless the register says ``narrow_writes``, in which case an
+aligned narrower write replaces just the bytes it covers (a read-write register only).  An offset with no register reads as all ones and logs a
 guest error.  ``on_read`` computes a value at read time (counters, live status);
 ``on_write(old, new)`` runs after the store.
 """
@@ -52,6 +53,7 @@ class Register:
     writable: int | None = None  # RW: bits software may change (default: all)
     on_read: Callable[[], int] | None = None
     on_write: Callable[[int, int], None] | None = None
+    narrow_writes: bool = False  # RW only: aligned writes narrower than the register
 
     def __post_init__(self) -> None:
         if self.size not in (1, 2, 4, 8) or self.offset % self.size:
@@ -125,6 +127,9 @@ class RegisterFile:
         if register is None:
             self._report(f"write of {size} bytes at unassigned register offset {offset:#x}")
             return
+        if register.narrow_writes and register.access is Access.RW and size < register.size:
+            self._write_narrow(register, offset - register.offset, size, value)
+            return
         if offset != register.offset or size != register.size:
             self._report(
                 f"{size}-byte write at {offset:#x}: {register.name} takes "
@@ -145,3 +150,16 @@ class RegisterFile:
         self._values[register.name] = new
         if register.on_write is not None:
             register.on_write(old, new if access is not Access.WO else value)
+
+    def _write_narrow(self, register: Register, shift: int, size: int, value: int) -> None:
+        if shift % size:
+            self._report(f"misaligned {size}-byte write into {register.name}")
+            return
+        old = self._values[register.name]
+        lane = ALL_ONES[size] << (8 * shift)
+        merged = (old & ~lane) | (value << (8 * shift) & lane)
+        if register.writable is not None:
+            merged = (old & ~register.writable) | (merged & register.writable)
+        self._values[register.name] = merged
+        if register.on_write is not None:
+            register.on_write(old, merged)

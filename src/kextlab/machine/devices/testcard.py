@@ -224,7 +224,7 @@ class TestCard(PCIFunction):
             Register("COMPLETED_DESCRIPTORS", R.COMPLETED_DESCRIPTORS, access=Access.RO),
             Register("ERROR_DESCRIPTOR", R.ERROR_DESCRIPTOR, access=Access.RO),
             Register("MISMATCH_OFFSET", R.MISMATCH_OFFSET, access=Access.RO),
-            Register("SCRATCH", R.SCRATCH, size=8),
+            Register("SCRATCH", R.SCRATCH, size=8, narrow_writes=True),
         ]
 
     def realize(self, machine: Machine) -> None:
