@@ -1,7 +1,7 @@
 """Real-time cost of kextlab's machine core, as ratios against raw Python baselines.
 
 Run it with ``python3 dev.py python benchmarks/machine_core.py`` (add ``--quick`` for
-a smoke run a few seconds long).  Each measurement times a piece of the machine core
+a smoke run of about a second).  Each measurement times a piece of the machine core
 and, in the same run, a *baseline*: the least plain Python that does the same job.
 Absolute rates depend on the host (CPU, load, Python build, frequency scaling) and
 mean little on their own; the **ratio** (how many times slower the machine core is

@@ -86,7 +86,7 @@ def toml_value(value: object) -> str:
     ],
 )
 def test_parse_size_reads_integers_binary_units_and_hex(written: object, size: int) -> None:
-    """Integers, decimal or hex numbers and binary units (K, KiB, M, G...) give exact byte counts."""
+    """Integers, decimal or hex numbers and binary units (K, KiB, M, G...) give exact sizes."""
     assert parse_size(written) == size
 
 
@@ -110,7 +110,7 @@ def test_parse_size_refuses_decimal_units_junk_and_non_integers(
     written: object, complaint: str
 ) -> None:
     """Anything but a non-negative integer or a binary-unit size raises ValueError saying so."""
-    with pytest.raises(ValueError, match="^expected a size such as") as caught:
+    with pytest.raises(ValueError, match=r"^expected a size such as") as caught:
         parse_size(written)
     message = str(caught.value)
     assert '4096, "64K", "512 MiB" or "2G" (binary units)' in message
@@ -286,7 +286,10 @@ BAD_DESCRIPTIONS = [
         id="overlapping-slot",
     ),
     pytest.param(
-        MEMORY + BRIDGE + device("testcard", 4, bus="bridge0") + device("testcard", 4, bus="bridge0"),
+        MEMORY
+        + BRIDGE
+        + device("testcard", 4, bus="bridge0")
+        + device("testcard", 4, bus="bridge0"),
         "device[2].slot",
         ["slot 4 function 0 on bus 'bridge0'", "already taken by device[1] (testcard0)"],
         id="overlapping-slot-behind-a-bridge",
@@ -310,7 +313,7 @@ BAD_DESCRIPTIONS = [
         id="size-not-whole-pages",
     ),
     pytest.param(
-        '[memory]\nsize = 0\n',
+        "[memory]\nsize = 0\n",
         "memory.size",
         ["expected a non-zero multiple of"],
         id="no-ram",
@@ -418,7 +421,9 @@ BAD_DESCRIPTIONS = [
         id="bridge-behind-itself",
     ),
     pytest.param(
-        MEMORY + device("dec21154", 1, name="a", bus="b") + device("dec21154", 2, name="b", bus="a"),
+        MEMORY
+        + device("dec21154", 1, name="a", bus="b")
+        + device("dec21154", 2, name="b", bus="a"),
         "device[0].bus",
         ["bridge 'a' sits behind itself"],
         id="two-bridges-behind-each-other",
@@ -568,7 +573,7 @@ BAD_DESCRIPTIONS = [
         id="io-window-too-large",
     ),
     pytest.param(
-        MEMORY + "[pci]\nmemory_window = { size = \"1G\" }\n",
+        MEMORY + '[pci]\nmemory_window = { size = "1G" }\n',
         "pci.memory_window.base",
         ["missing; expected an integer"],
         id="window-without-base",

@@ -39,7 +39,6 @@ windows or slots, every bus exists, every parameter is typed and in range).
 
 from __future__ import annotations
 
-import mmap
 import re
 import tomllib
 from collections.abc import Mapping
@@ -62,6 +61,9 @@ KERNEL_BITS = {"ppc": (32,), "x86": (32, 64), "arm64": (64,)}
 #: Fixed platform addresses (the interrupt controller's register block).
 INTERRUPT_CONTROLLER_BASE = 0xF804_0000
 INTERRUPT_CONTROLLER_SIZE = 0x1000
+#: The emulated machine's page size: RAM comes in whole pages whatever the host's is.
+PAGE_SIZE = 0x1000
+ADDRESS_SPACE_END = 1 << 64
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 _EMBEDDED = "kextlab.machine.machines"
 
@@ -117,10 +119,15 @@ def embedded_machine_names() -> list[str]:
 def load_machine_description(
     spec: str = "default", catalog: DeviceCatalog | None = None
 ) -> MachineDescription:
-    """Read the embedded machine called ``spec``, or the TOML file at path ``spec``."""
+    """Read the embedded machine called ``spec``, or the TOML file at path ``spec``.
+
+    ``spec`` is a path when it ends in ``.toml`` or contains a directory separator
+    (``./lab``), so that nothing in the working directory can shadow an embedded
+    machine.
+    """
     catalog = catalog or DeviceCatalog()
     path = Path(spec)
-    looks_like_path = spec.endswith(".toml") or "/" in spec or "\\" in spec or path.exists()
+    looks_like_path = spec.endswith(".toml") or "/" in spec or "\\" in spec
     if not looks_like_path:
         if spec not in embedded_machine_names():
             names = ", ".join(embedded_machine_names())
@@ -242,10 +249,23 @@ class _Table:
             )
 
 
+@dataclass(frozen=True)
+class _Region:
+    """A fixed range of the physical address map, with the file key that placed it."""
+
+    key: str | None
+    label: str
+    window: AddressWindow
+
+    def describe(self) -> str:
+        return f"{self.key or self.label} [{self.window.base:#x}, {self.window.end:#x})"
+
+
 class _Parser:
     def __init__(self, source: str, catalog: DeviceCatalog) -> None:
         self.source = source
         self.catalog = catalog
+        self._platform: list[_Region] = []
 
     def error(self, key: str | None, message: str) -> MachineDescriptionError:
         return MachineDescriptionError(self.source, key, message)
@@ -264,7 +284,9 @@ class _Parser:
         kernel_bits = boot.integer("kernel_bits", max(KERNEL_BITS[arch]), maximum=128)
         if kernel_bits not in KERNEL_BITS[arch]:
             allowed = " or ".join(str(bits) for bits in KERNEL_BITS[arch])
-            raise boot.error("kernel_bits", f"an {arch} kernel is {allowed}-bit, not {kernel_bits}")
+            raise boot.error(
+                "kernel_bits", f"the {arch} kernel is {allowed}-bit, not {kernel_bits}"
+            )
         boot_args = boot.string("args", "")
         boot.finish()
 
@@ -313,6 +335,10 @@ class _Parser:
             )
         if below_4g and base + size > FOUR_GIB:
             raise window_table.error(None, f"must lie below 4 GiB; it ends at {base + size:#x}")
+        if base + size > ADDRESS_SPACE_END:
+            raise window_table.error(
+                None, f"ends at {base + size:#x}, beyond the 64-bit physical address space"
+            )
         return AddressWindow(base, size)
 
     def _host_bridge(self, pci: _Table) -> HostBridgeLayout:
@@ -359,31 +385,43 @@ class _Parser:
         pci.finish()
 
         regions = [
-            ("pci.memory_window", memory),
-            ("pci.io_window", io),
-            (
-                "interrupt controller",
+            _Region("pci.memory_window", "the PCI memory window", memory),
+            _Region("pci.io_window", "the PCI I/O window", io),
+            _Region(
+                None,
+                "the interrupt controller",
                 AddressWindow(INTERRUPT_CONTROLLER_BASE, INTERRUPT_CONTROLLER_SIZE),
             ),
         ]
         if prefetchable is not None:
-            regions.append(("pci.prefetchable_window", prefetchable))
+            regions.append(
+                _Region("pci.prefetchable_window", "the prefetchable window", prefetchable)
+            )
         if config_address is not None and config_data is not None:
-            regions.append(("pci.config_registers.address", AddressWindow(config_address, 4)))
-            regions.append(("pci.config_registers.data", AddressWindow(config_data, 4)))
+            regions.append(
+                _Region(
+                    "pci.config_registers.address",
+                    "CONFIG_ADDRESS",
+                    AddressWindow(config_address, 4),
+                )
+            )
+            regions.append(
+                _Region("pci.config_registers.data", "CONFIG_DATA", AddressWindow(config_data, 4))
+            )
         self._check_disjoint(regions)
+        self._platform = regions
         return HostBridgeLayout(
             memory, prefetchable, io.base, io.size, config_address, config_data, inputs
         )
 
-    def _check_disjoint(self, regions: list[tuple[str, AddressWindow]]) -> None:
-        for index, (name, window) in enumerate(regions):
-            for other_name, other in regions[index + 1 :]:
-                if window.base < other.end and other.base < window.end:
+    def _check_disjoint(self, regions: list[_Region]) -> None:
+        for index, first in enumerate(regions):
+            for second in regions[index + 1 :]:
+                if first.window.overlaps(second.window):
+                    key = second.key if second.key is not None else first.key
                     raise self.error(
-                        other_name,
-                        f"[{other.base:#x}, {other.end:#x}) overlaps {name} "
-                        f"[{window.base:#x}, {window.end:#x})",
+                        key,
+                        f"{second.describe()} overlaps {first.describe()}",
                     )
 
     # -- memory ----------------------------------------------------------------------------------
@@ -391,22 +429,16 @@ class _Parser:
     def _memory(self, memory: _Table | None, host: HostBridgeLayout) -> tuple[RamRange, ...]:
         assert memory is not None
         size = memory.size("size")
-        page = mmap.PAGESIZE
-        if size == 0 or size % page:
+        if size == 0 or size % PAGE_SIZE:
             raise memory.error(
-                "size", f"expected a non-zero multiple of {page} bytes, not {format_size(size)}"
+                "size",
+                f"expected a non-zero multiple of {PAGE_SIZE} bytes, not {format_size(size)}",
             )
-        hole = min(
-            host.memory_window.base,
-            host.io_cpu_base,
-            INTERRUPT_CONTROLLER_BASE,
-            *(
-                address
-                for address in (host.config_address_mmio, host.config_data_mmio)
-                if address is not None
-            ),
+        lowest = min(
+            (region for region in self._platform if region.window.base < FOUR_GIB),
+            key=lambda region: region.window.base,
         )
-        hole -= hole % page
+        hole = lowest.window.base - lowest.window.base % PAGE_SIZE
         below = memory.size("below_4g", min(size, hole))
         memory.finish()
         if below > size:
@@ -416,24 +448,25 @@ class _Parser:
         if below > hole:
             raise memory.error(
                 "below_4g",
-                f"{format_size(below)} would reach into the PCI hole "
-                f"at {hole:#x}; at most {format_size(hole)} fits",
+                f"{format_size(below)} would reach into the PCI hole at {hole:#x}; "
+                f"at most {format_size(hole)} fits (below {lowest.describe()})",
             )
-        if below % page:
-            raise memory.error("below_4g", f"expected a multiple of {page} bytes")
+        if below % PAGE_SIZE:
+            raise memory.error("below_4g", f"expected a multiple of {PAGE_SIZE} bytes")
         ranges = []
         if below:
             ranges.append(RamRange(0, below))
         if size > below:
-            high = RamRange(FOUR_GIB, size - below)
-            window = host.prefetchable_window
-            if window is not None and high.base < window.end and window.base < high.end:
-                raise memory.error(
-                    "size",
-                    f"RAM above 4 GiB, [{high.base:#x}, {high.end:#x}), overlaps "
-                    f"pci.prefetchable_window [{window.base:#x}, {window.end:#x})",
-                )
-            ranges.append(high)
+            ranges.append(RamRange(FOUR_GIB, size - below))
+        for ram in ranges:
+            window = AddressWindow(ram.base, ram.size)
+            for region in self._platform:
+                if window.overlaps(region.window):
+                    raise memory.error(
+                        "size" if ram.base else "below_4g",
+                        f"RAM {'above' if ram.base else 'below'} 4 GiB, [{ram.base:#x}, "
+                        f"{ram.end:#x}), overlaps {region.describe()}",
+                    )
         return tuple(ranges)
 
     # -- devices ----------------------------------------------------------------------------------
@@ -479,15 +512,14 @@ class _Parser:
         given = dict(params_table.values) if params_table is not None else {}
         try:
             parameters = model_class.check_parameters(given)
-        except KeyError as error:
-            known = ", ".join(model_class.parameters) or "none"
-            raise table.error(
-                f"params.{error.args[0]}",
-                f"model {model!r} has no such parameter; its parameters are: {known}",
-            ) from None
         except ParameterError as error:
-            bad = next(key for key in given if _fails(model_class, key, given[key]))
-            raise table.error(f"params.{bad}", str(error)) from None
+            if error.key not in model_class.parameters:
+                known = ", ".join(model_class.parameters) or "none"
+                raise table.error(
+                    f"params.{error.key}",
+                    f"model {model!r} has no such parameter; its parameters are: {known}",
+                ) from None
+            raise table.error(f"params.{error.key}", str(error)) from None
         table.finish()
         return DeviceDescription(index, name, model, model_class, bus, slot, function, parameters)
 
@@ -537,11 +569,3 @@ class _Parser:
                     )
                 seen.add(bus)
                 bus = by_name[bus].bus
-
-
-def _fails(model_class: type[DeviceModel], key: str, value: object) -> bool:
-    try:
-        model_class.parameters[key].convert(value)
-    except ParameterError:
-        return True
-    return False

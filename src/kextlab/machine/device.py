@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
 
 class ParameterError(ValueError):
-    """A parameter value is not what the schema expects (the message says what is)."""
+    """A parameter is unknown, or its value is not what the schema expects.
+
+    ``key`` names the parameter; the message says what was expected.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -117,16 +124,21 @@ class DeviceModel:
     def check_parameters(cls, given: Mapping[str, object]) -> dict[str, Any]:
         """Every parameter, typed, with defaults filled in.
 
-        Raises ``KeyError`` for an unknown key and ``ParameterError`` for a bad value;
-        the machine-file reader turns both into messages naming the key.
+        Raises ``ParameterError`` naming the first unknown key, else the first bad value
+        in the order of ``given``; the machine-file reader names that key.
         """
-        checked: dict[str, Any] = {}
         for key in given:
             if key not in cls.parameters:
-                raise KeyError(key)
-        for key, parameter in cls.parameters.items():
-            checked[key] = parameter.convert(given[key]) if key in given else parameter.default
-        return checked
+                raise ParameterError(f"no parameter {key!r}", key)
+        checked: dict[str, Any] = {}
+        for key, value in given.items():
+            try:
+                checked[key] = cls.parameters[key].convert(value)
+            except ParameterError as error:
+                raise ParameterError(str(error), key) from None
+        return {
+            key: checked.get(key, parameter.default) for key, parameter in cls.parameters.items()
+        }
 
     def realize(self, machine: Machine) -> None:
         """Connect the device to ``machine``; subclasses call super first."""

@@ -51,9 +51,9 @@ class RamRegion:
     """One contiguous block of RAM backed by an anonymous map."""
 
     def __init__(self, base: int, size: int) -> None:
-        if base < 0 or size <= 0 or base % mmap.PAGESIZE or size % mmap.PAGESIZE:
+        if base < 0 or size <= 0 or base % 0x1000 or size % 0x1000:
             raise ValueError(
-                f"RAM region [{base:#x}, +{size:#x}) must be page-aligned and non-empty"
+                f"RAM region [{base:#x}, +{size:#x}) must be 4 KiB-aligned and non-empty"
             )
         self.base = base
         self.size = size

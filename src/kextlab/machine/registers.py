@@ -20,9 +20,10 @@ access    write                                                        read
 
 A read may be narrower than the register (a byte of a 32-bit register); a write must
 cover the whole register, unless the register says ``narrow_writes``, in which case an
-aligned narrower write replaces just the bytes it covers (a read-write register only).  An offset with no register reads as all ones and logs a
-guest error.  ``on_read`` computes a value at read time (counters, live status);
-``on_write(old, new)`` runs after the store.
+aligned narrower write replaces just the bytes it covers (a read-write register only).
+An offset with no register reads as all ones and logs a guest error.  ``on_read``
+computes a value at read time (counters, live status); ``on_write(old, new)`` runs
+after the store.
 """
 
 from __future__ import annotations

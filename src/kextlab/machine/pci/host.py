@@ -54,6 +54,9 @@ class AddressWindow:
     def covers(self, base: int, size: int) -> bool:
         return self.base <= base and base + size <= self.end
 
+    def overlaps(self, other: AddressWindow) -> bool:
+        return self.base < other.end and other.base < self.end
+
 
 @dataclass(frozen=True)
 class HostBridgeLayout:
