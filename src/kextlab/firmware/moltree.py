@@ -22,9 +22,11 @@ This reader follows promif.c's semantics, stated here so they are not rediscover
   the value always ends with a NUL.
 * ``<word>``: 32-bit cells, ``0x`` hex or decimal, stored big-endian as on the
   PowerPC; ``<byte>``: one byte per number.
-* A ``(`` that has anything but blanks before it on its line is commented out,
-  together with everything up to its matching ``)``, even across lines (the
-  ``no-boot`` property of ``oftree.nw`` is commented out that way).
+* ``#`` starts a comment.  A ``(`` inside a comment comments out its whole
+  expression, up to the matching ``)``, even across lines (the ``no-boot`` property
+  of ``oftree.nw`` is commented out that way).  promif.c applies this to any ``(``
+  with text before it on its line; in the real files that text is always ``#``, and
+  other stray text is an error here.
 * A file may hold more than one top-level node (``oftree.starmax.4160`` puts a
   ``starmax_hack`` node before ``device-tree``; MOL serves it as the root's peer).
   The node named ``device-tree`` is the root; the others are kept in
@@ -168,9 +170,14 @@ def read_mol_tree_file(path: str | Path) -> DeviceTree:
 
 
 def _finish_node(pending: _PendingNode) -> None:
+    """Name the node as promif.c's ``node_name`` does: the ``name`` property up to its
+    first NUL (if the value is NUL-terminated), else the legacy ``(name ...)``."""
     node = pending.node
-    name = node.get_string("name")
-    node.name = name if name is not None else (pending.legacy_name or "")
+    value = node.get_property("name")
+    if value and value[-1] == 0:
+        node.name = value.split(b"\0", 1)[0].decode("latin-1")
+    else:
+        node.name = pending.legacy_name or ""
 
 
 def _apply_entry(pending: _PendingNode, body: str, scanner: _Scanner, line: int) -> None:

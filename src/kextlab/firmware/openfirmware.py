@@ -91,9 +91,8 @@ class OpenFirmware:
 
         tree.assign_phandles()
         chosen.set_int("interrupt-controller", controller.phandle)
-        host.set_cells("interrupt-map-mask", pci_binding.INTERRUPT_MAP_MASK)
-        host.set_cells(
-            "interrupt-map",
+        _set_interrupt_map(
+            host,
             pci_binding.host_interrupt_map(self.pci, layout.interrupt_inputs, controller.phandle),
         )
         for function in self._all_functions():
@@ -101,10 +100,7 @@ class OpenFirmware:
                 node = self.pci_nodes[function.location]
                 parent = node.parent
                 assert parent is not None
-                node.set_cells("interrupt-map-mask", pci_binding.INTERRUPT_MAP_MASK)
-                node.set_cells(
-                    "interrupt-map", pci_binding.bridge_interrupt_map(function, parent.phandle)
-                )
+                _set_interrupt_map(node, pci_binding.bridge_interrupt_map(function, parent.phandle))
         return tree
 
     def _all_functions(self) -> list[ProbedFunction]:
@@ -122,3 +118,10 @@ class OpenFirmware:
     def node_for(self, function: PCIFunction) -> DeviceTreeNode | None:
         """The device-tree node of a machine's PCI function."""
         return self.pci_nodes.get(function.location)
+
+
+def _set_interrupt_map(node: DeviceTreeNode, entries: list[int]) -> None:
+    """A bus node's interrupt-map and its mask, when any child has an interrupt."""
+    if entries:
+        node.set_cells("interrupt-map-mask", pci_binding.INTERRUPT_MAP_MASK)
+        node.set_cells("interrupt-map", entries)

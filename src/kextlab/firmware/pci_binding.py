@@ -195,7 +195,9 @@ def add_function_node(
     if is_bridge:
         add_bus_properties(node)
         node.set_cells("bus-range", [function.secondary_bus, function.subordinate_bus])
-        node.set_cells("ranges", bridge_ranges(function))
+        ranges = bridge_ranges(function)
+        if ranges:  # an empty ranges would mean "maps everything 1:1" (IEEE 1275)
+            node.set_cells("ranges", ranges)
         for child in function.children:
             add_function_node(node, child, nodes)
     return node
