@@ -33,8 +33,6 @@ mmio read32 / write64 / write32
     the address space, the register file and the scheduler's preemption point.
     Baseline: a plain function doing ``int.from_bytes(buf[64:68], "little")`` on a
     bytearray (for writes: ``buf[o:o+n] = v.to_bytes(n, "little")``).
-    Writes to SCRATCH are 64-bit because the model takes only full-width writes to
-    it (a 32-bit write is a guest error; see benchmarks/README.md).
 dma copy 1 MiB
     Throughput (MB/s, 10**6 bytes) of the test card copying 1 MiB between two RAM
     buffers, counting everything a driver does per transfer: write the descriptor,
