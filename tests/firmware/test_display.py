@@ -8,6 +8,8 @@ import pytest
 
 from kextlab.firmware.devicetree import DeviceTree, DeviceTreeNode
 from kextlab.firmware.display import NAME_COLUMN, format_properties, list_tree
+from kextlab.firmware.openfirmware import OpenFirmware
+from kextlab.machine.machine import Machine
 
 LS_LINE = re.compile(r"^[0-9a-f]{8}: (?P<indent>(?:  )*)/(?P<name>\S+)$")
 
@@ -187,11 +189,39 @@ def test_byte_array_prints_length_and_bytes():
 def test_other_cell_arrays_print_four_cells_per_line():
     """Unstructured cell arrays wrap after four cells, continuation at column 26."""
     node = DeviceTreeNode("x")
-    node.set_cells("interrupt-map-mask", [0xF800, 0, 0, 7, 1])
+    node.set_cells("power-consumption", [0xF800, 0, 0, 7, 1])
     assert format_properties(node) == [
-        "interrupt-map-mask        0000f800 00000000 00000000 00000007",
+        "power-consumption         0000f800 00000000 00000000 00000007",
         "                          00000001",
     ]
+
+
+def test_interrupt_map_prints_one_entry_per_line_split_by_its_parts(real_nw):
+    """Each interrupt-map entry: child unit, child specifier, parent, parent unit and
+    specifier, with the parent's cell counts found through its phandle."""
+    lines = format_properties(real_nw.find("/pci/pci-bridge"))
+    start = next(index for index, line in enumerate(lines) if line.startswith("interrupt-map "))
+    assert lines[start] == (
+        "interrupt-map             00000000 00000000 00000000  00000000  ff861220  0000001d"
+    )
+    assert lines[start + 1] == (
+        "                          00000800 00000000 00000000  00000000  ff861220  00000015"
+    )
+    assert "interrupt-map-mask        0000f800 00000000 00000000  00000000" in lines
+
+
+def test_our_interrupt_maps_read_as_entries():
+    """The firmware's host-bridge map names the controller input and the level sense."""
+    with Machine.from_name("default") as machine:
+        tree = OpenFirmware(machine).power_on()
+        controller = tree.find("/interrupt-controller")
+        assert controller is not None
+        lines = format_properties(tree.find("pci"))
+    expected = (
+        "interrupt-map             00001000 00000000 00000000  00000001  "
+        f"{controller.phandle:08x}  00000012 00000001"
+    )
+    assert expected in lines
 
 
 def test_real_mac_io_properties_match_the_openbios_layout(real_nw):

@@ -71,6 +71,11 @@ def decode_string(value: bytes) -> str | None:
     return strings[0] if strings is not None and len(strings) == 1 else None
 
 
+def unit_address(cells: Iterable[int]) -> str:
+    """The generic ``encode-unit``: each address cell in hex, comma-separated."""
+    return ",".join(f"{cell:x}" for cell in cells)
+
+
 # -- nodes ---------------------------------------------------------------------------------------
 
 
@@ -205,12 +210,9 @@ class DeviceTreeNode:
             if (not name or child.name == name)
             and (not unit or _same_unit(child.unit_address, unit))
         ]
-        if len(candidates) == 1 or (candidates and unit):
-            return candidates[0]
-        if candidates and not unit:
-            exact = [child for child in candidates if not child.unit_address]
-            return exact[0] if exact else candidates[0]
-        return None
+        if not unit:  # a bare name prefers the child without a unit address
+            candidates.sort(key=lambda child: child.unit_address is not None)
+        return candidates[0] if candidates else None
 
 
 def _same_unit(unit: str | None, wanted: str) -> bool:

@@ -11,8 +11,9 @@ then ``/name@unit``::
 ``shared/spec/open-firmware.md`` §3.1): the name padded to column 26, then the value
 decoded by shape: ``"text"``, ``{"a", "b"}`` for string lists, a bare hex number for
 one cell (``-1`` and friends signed, as ``.`` prints them), address-structured
-properties (``reg``, ``assigned-addresses``, ``ranges``...) one entry per line with
-two spaces between an address and a size, other cell arrays four cells to a line,
+properties (``reg``, ``assigned-addresses``, ``ranges``, ``interrupt-map``...) one
+entry per line with two spaces between its parts (an address, a size, a specifier,
+a phandle), other cell arrays four cells to a line,
 anything else as ``-- length : bytes``; a property without a value as ``<empty>``.
 """
 
@@ -58,8 +59,12 @@ def format_value(node: DeviceTreeNode, name: str, value: bytes) -> list[str]:
     if len(value) == 4:
         return [_number(int.from_bytes(value, "big"))]
     if len(value) % 4 == 0:
-        groups = _cell_groups(node, name)
         cells = decode_cells(value)
+        if name == "interrupt-map":
+            entries = _interrupt_map_entries(node, cells)
+            if entries is not None:
+                return [_format_groups(entry) for entry in entries]
+        groups = _cell_groups(node, name)
         if groups is not None and len(cells) % sum(groups) == 0:
             return _grouped(cells, groups)
         return [
@@ -85,18 +90,62 @@ def _cell_groups(node: DeviceTreeNode, name: str) -> tuple[int, ...] | None:
         return (parent_address, parent_size)
     if name == "ranges":
         return (node.address_cells(), parent_address, node.size_cells())
+    if name == "interrupt-map-mask":
+        return (node.address_cells(), _interrupt_cells(node))
     return None
 
 
-def _grouped(cells: list[int], groups: tuple[int, ...]) -> list[str]:
+def _interrupt_cells(node: DeviceTreeNode) -> int:
+    value = node.get_int("#interrupt-cells")
+    return 1 if value is None else value
+
+
+def _interrupt_map_entries(node: DeviceTreeNode, cells: list[int]) -> list[list[list[int]]] | None:
+    """Split an ``interrupt-map`` into entries of (child unit, child specifier, parent
+    phandle, parent unit, parent specifier), following each entry's parent for its
+    cell counts; None when a phandle does not resolve."""
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    by_phandle = {candidate.phandle: candidate for candidate in root.walk()}
+    child_address, child_interrupt = node.address_cells(), _interrupt_cells(node)
+    entries = []
+    position = 0
+    while position < len(cells):
+        head = position + child_address + child_interrupt
+        if head >= len(cells):
+            return None
+        parent = by_phandle.get(cells[head])
+        if parent is None:
+            return None
+        parent_address = parent.get_int("#address-cells") or 0
+        end = head + 1 + parent_address + _interrupt_cells(parent)
+        if end > len(cells):
+            return None
+        entries.append(
+            [
+                cells[position : position + child_address],
+                cells[position + child_address : head],
+                [cells[head]],
+                cells[head + 1 : head + 1 + parent_address],
+                cells[head + 1 + parent_address : end],
+            ]
+        )
+        position = end
+    return entries
+
+
+def _format_groups(groups: list[list[int]]) -> str:
+    return "  ".join(" ".join(f"{cell:08x}" for cell in group) for group in groups if group)
+
+
+def _grouped(cells: list[int], widths: tuple[int, ...]) -> list[str]:
     lines = []
-    entry = sum(groups)
-    for start in range(0, len(cells), entry):
-        parts = []
+    for start in range(0, len(cells), sum(widths)):
+        groups = []
         position = start
-        for width in groups:
-            if width:
-                parts.append(" ".join(f"{cell:08x}" for cell in cells[position : position + width]))
+        for width in widths:
+            groups.append(cells[position : position + width])
             position += width
-        lines.append("  ".join(parts))
+        lines.append(_format_groups(groups))
     return lines

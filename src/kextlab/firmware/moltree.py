@@ -49,7 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kextlab.errors import DeviceTreeSyntaxError
-from kextlab.firmware.devicetree import DeviceTree, DeviceTreeNode, decode_string
+from kextlab.firmware.devicetree import DeviceTree, DeviceTreeNode, unit_address
+from kextlab.firmware.pci_binding import unit_address as pci_unit_address
 
 LEGACY_ENTRIES = frozenset({"full_name", "type", "addrs", "intrs"})
 
@@ -266,8 +267,7 @@ def _derive_unit_addresses(tree: DeviceTree) -> None:
         cells = parent.get_int("#address-cells")
         if not reg or cells is None or cells == 0 or len(reg) < cells:
             continue
-        if decode_string(parent.get_property("device_type") or b"") == "pci" and cells == 3:
-            device, function = reg[0] >> 11 & 0x1F, reg[0] >> 8 & 0x7
-            node.unit_address = f"{device:x},{function:x}" if function else f"{device:x}"
+        if parent.get_string("device_type") == "pci" and cells == 3:
+            node.unit_address = pci_unit_address(reg[0] >> 11 & 0x1F, reg[0] >> 8 & 0x7)
         else:
-            node.unit_address = ",".join(f"{cell:x}" for cell in reg[:cells])
+            node.unit_address = unit_address(reg[:cells])

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kextlab.firmware.devicetree import DeviceTreeNode
+from kextlab.firmware.devicetree import unit_address as cells_unit_address
 from kextlab.firmware.pci_database import known_device
 from kextlab.firmware.pci_probe import (
     SPACE_IO,
@@ -47,7 +48,6 @@ from kextlab.firmware.pci_probe import (
     Window,
 )
 from kextlab.firmware.standard_nodes import encode_number
-from kextlab.firmware.standard_nodes import unit_address as standard_unit_address
 from kextlab.machine.pci import registers as r
 from kextlab.machine.pci.bus import swizzle
 from kextlab.machine.pci.host import HostBridgeLayout
@@ -316,7 +316,7 @@ def add_host_bridge(
 ) -> DeviceTreeNode:
     """The host bridge node (``pci@...``), named after its first register block."""
     address = encode_number(layout.io_cpu_base, cells)
-    host = root.add_child("pci", standard_unit_address(address))
+    host = root.add_child("pci", cells_unit_address(address))
     host.set_string("device_type", "pci")
     host.set_string("model", "kextlab,pci-host")
     host.set_string("compatible", "kextlab,pci-host")

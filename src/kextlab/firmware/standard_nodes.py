@@ -15,9 +15,7 @@ Power Mac G5 does the same).  Unit addresses of root-level nodes are their first
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from kextlab.firmware.devicetree import DeviceTree, DeviceTreeNode
+from kextlab.firmware.devicetree import DeviceTree, DeviceTreeNode, unit_address
 from kextlab.firmware.variables import CONFIG_VARIABLES
 from kextlab.machine.description import (
     INTERRUPT_CONTROLLER_BASE,
@@ -42,10 +40,6 @@ def root_cells(description: MachineDescription) -> int:
 def encode_number(value: int, cells: int) -> list[int]:
     """``value`` as ``cells`` 32-bit cells, most significant first."""
     return [value >> (32 * index) & 0xFFFF_FFFF for index in reversed(range(cells))]
-
-
-def unit_address(cells: Iterable[int]) -> str:
-    return ",".join(f"{cell:x}" for cell in cells)
 
 
 def build_root(description: MachineDescription, cells: int) -> DeviceTree:

@@ -30,7 +30,6 @@ from kextlab.machine.description import (
     load_machine_description,
 )
 from kextlab.machine.device import DeviceModel
-from kextlab.machine.devices import DeviceCatalog
 from kextlab.machine.guest_errors import GuestErrorLog
 from kextlab.machine.interrupts import InterruptController
 from kextlab.machine.memory import PhysicalMemory, RamRegion
@@ -62,7 +61,6 @@ class Machine:
         *,
         seed: int = 0,
         trace: TraceRecorder | None = None,
-        catalog: DeviceCatalog | None = None,
         timing: BusTiming | None = None,
     ) -> None:
         self.description = description

@@ -150,10 +150,7 @@ class Scheduler:
         return sum(1 for _, _, event in self._queue if not event.cancelled)
 
     def next_event_time(self) -> int | None:
-        for time, _, event in sorted(self._queue):
-            if not event.cancelled:
-                return time
-        return None
+        return min((time for time, _, event in self._queue if not event.cancelled), default=None)
 
     def live_threads(self) -> list[KernelThread]:
         """Threads that have not finished, in creation order."""
