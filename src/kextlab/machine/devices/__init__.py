@@ -18,7 +18,7 @@ from kextlab.machine.device import DeviceModel
 ENTRY_POINT_GROUP = "kextlab.devices"
 
 BUILTIN_MODELS: Mapping[str, str] = {
-    "dec21154": "kextlab.machine.pci.bridge:DEC21154",
+    "dec21154": "kextlab.machine.devices.dec21154:DEC21154",
     "testcard": "kextlab.machine.devices.testcard:TestCard",
 }
 

@@ -16,9 +16,8 @@ through the type 1 header (PCI-to-PCI Bridge Architecture Specification 1.2):
 A non-prefetchable BAR behind a bridge is reachable only through the memory window; a
 prefetchable one through either window, as in the specification.
 
-``DEC21154`` is the Digital Semiconductor 21154, the bridge of the Blue & White G3
-(``pci-bridge@d`` in ``shared/data/oftrees/oftree.nw``): IDs 1011:0026, revision 2,
-medium DEVSEL, fast back-to-back capable.
+Chip models built on this class live in ``kextlab.machine.devices`` (the Digital
+21154 in ``dec21154``).
 """
 
 from __future__ import annotations
@@ -175,25 +174,3 @@ class PCIBridge(PCIFunction):
         for offset in (r.PRIMARY_BUS, r.SECONDARY_BUS, r.SUBORDINATE_BUS):
             config.set(offset, 1, 0)
         config.set(r.BRIDGE_CONTROL, 2, 0)
-
-
-class DEC21154(PCIBridge):
-    """Digital Semiconductor 21154 PCI-to-PCI bridge (the Blue & White G3's)."""
-
-    model = "dec21154"
-    summary = "Digital 21154 PCI-to-PCI bridge (1011:0026), as in the Power Mac G3 B&W"
-
-    VENDOR_ID = 0x1011
-    DEVICE_ID = 0x0026
-    REVISION_ID = 0x02
-
-    def __init__(self, name: str, parameters: Mapping[str, Any]) -> None:
-        super().__init__(name, parameters)
-        self.set_identity(
-            vendor_id=self.VENDOR_ID,
-            device_id=self.DEVICE_ID,
-            class_code=r.CLASS_BRIDGE_PCI << 8,
-            revision_id=self.REVISION_ID,
-        )
-        self.set_status_capabilities(devsel=r.DEVSEL_MEDIUM, fast_back_to_back=True)
-        self.config.set_bits(r.SEC_STATUS, 2, r.DEVSEL_MEDIUM << r.STATUS_DEVSEL_SHIFT)
