@@ -96,14 +96,7 @@ class LogicalUnit:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        table = dict(getattr(cls, "commands", {}))
-        for name, member in vars(cls).items():
-            declared = getattr(member, "scsi_opcodes", None)
-            if declared is not None:
-                opcodes, reports, medium = declared
-                for opcode in opcodes:
-                    table[opcode] = CommandInfo(member, name, reports, medium)
-        cls.commands = table
+        cls.commands = _collect_commands(cls)
 
     def __init__(
         self,
@@ -269,6 +262,23 @@ class LogicalUnit:
     @command(Opcode.RESERVE_6, Opcode.RELEASE_6, Opcode.RESERVE_10, Opcode.RELEASE_10)
     def reserve_release(self, request: SCSIRequest) -> None:
         """Accepted without state, as QEMU does."""
+
+
+def _collect_commands(cls: type[LogicalUnit]) -> dict[int, CommandInfo]:
+    """The command table of ``cls``: every ``@command`` method along its MRO, the most
+    derived class winning."""
+    table: dict[int, CommandInfo] = {}
+    for klass in reversed(cls.__mro__):
+        for name, member in vars(klass).items():
+            declared = getattr(member, "scsi_opcodes", None)
+            if declared is not None:
+                opcodes, reports, medium = declared
+                for opcode in opcodes:
+                    table[opcode] = CommandInfo(member, name, reports, medium)
+    return table
+
+
+LogicalUnit.commands = _collect_commands(LogicalUnit)
 
 
 class SCSITarget:
