@@ -3,6 +3,7 @@
 Public surface::
 
     Scheduler            virtual clock, event queue, run loop, kernel threads
+    current_scheduler    the machine the calling code runs in
     Context              who is on the CPU (host, event, thread, interrupt)
     KernelThread         a greenlet-backed kernel thread (``Scheduler.spawn``)
     WaitQueue, Mutex, Condition, Semaphore    blocking primitives
@@ -18,7 +19,7 @@ from kextlab.sim.context import Context
 from kextlab.sim.interrupts import CpuInterrupts, InterruptState
 from kextlab.sim.log import LogRecord, LogRing
 from kextlab.sim.rng import DeterministicRandom
-from kextlab.sim.scheduler import Event, Scheduler
+from kextlab.sim.scheduler import Event, Scheduler, current_scheduler
 from kextlab.sim.sync import Condition, Mutex, Semaphore, WaitQueue
 from kextlab.sim.thread import KernelThread, ThreadState, exit_thread
 from kextlab.sim.time import MICROSECOND, MILLISECOND, NANOSECOND, SECOND
@@ -44,5 +45,6 @@ __all__ = [
     "ThreadState",
     "TraceRecorder",
     "WaitQueue",
+    "current_scheduler",
     "exit_thread",
 ]

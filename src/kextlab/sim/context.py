@@ -18,3 +18,8 @@ class Context(enum.Enum):
     EVENT = "event"
     THREAD = "thread"
     INTERRUPT = "interrupt"
+
+
+#: The greenlet attribute naming the scheduler whose machine that greenlet runs
+#: (see ``kextlab.sim.scheduler.current_scheduler``).
+CURRENT_SCHEDULER_ATTRIBUTE = "kextlab_scheduler"

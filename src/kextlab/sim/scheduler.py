@@ -53,7 +53,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from greenlet import getcurrent, greenlet
@@ -65,12 +66,24 @@ from kextlab.errors import (
     KernelPanic,
     SchedulingError,
 )
-from kextlab.sim.context import Context
+from kextlab.sim.context import CURRENT_SCHEDULER_ATTRIBUTE, Context
 from kextlab.sim.interrupts import CpuInterrupts
 from kextlab.sim.rng import DeterministicRandom
 from kextlab.sim.thread import KernelThread, ThreadState, Waiter
 from kextlab.sim.time import format_seconds
 from kextlab.sim.trace import TraceRecorder
+
+
+def current_scheduler() -> Scheduler | None:
+    """The scheduler of the machine the calling code runs in, or None.
+
+    Each greenlet knows which machine it serves: the loop marks its own greenlet while
+    it runs, kernel threads are marked when created, and host code can say so with
+    ``Scheduler.entered()``.  This is how kernel objects find their kernel without any
+    module-global state (two machines in one process never mix).
+    """
+    scheduler = getattr(getcurrent(), CURRENT_SCHEDULER_ATTRIBUTE, None)
+    return scheduler if isinstance(scheduler, Scheduler) else None
 
 
 class Event:
@@ -126,6 +139,9 @@ class Scheduler:
         self.events_dispatched = 0
         #: The virtual CPU's interrupt input (``kextlab.sim.interrupts``).
         self.interrupts = CpuInterrupts(self)
+        #: Per-machine state of the layers above, by name (the kernel registers itself
+        #: as ``"kernel"``), found through ``current_scheduler()`` from running code.
+        self.extensions: dict[str, object] = {}
 
     # -- introspection -----------------------------------------------------------
 
@@ -206,7 +222,9 @@ class Scheduler:
         queue = self._queue
         host = self._host
         trace = self.trace
-        self._loop_greenlet = getcurrent()
+        loop = self._loop_greenlet = getcurrent()
+        outer = getattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, None)
+        setattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, self)
         try:
             while queue:
                 time, _, event = queue[0]
@@ -235,6 +253,7 @@ class Scheduler:
         finally:
             self._context = Context.HOST
             self._loop_greenlet = None
+            setattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, outer)
 
     # -- time on the CPU -------------------------------------------------------------
 
@@ -405,6 +424,17 @@ class Scheduler:
         for thread in self.live_threads():
             thread.kill()
         self._queue.clear()
+
+    @contextmanager
+    def entered(self) -> Iterator[Scheduler]:
+        """Make this the current scheduler of the calling host code (see ``current_scheduler``)."""
+        here = getcurrent()
+        outer = getattr(here, CURRENT_SCHEDULER_ATTRIBUTE, None)
+        setattr(here, CURRENT_SCHEDULER_ATTRIBUTE, self)
+        try:
+            yield self
+        finally:
+            setattr(here, CURRENT_SCHEDULER_ATTRIBUTE, outer)
 
     # -- interrupt context -----------------------------------------------------------------
 

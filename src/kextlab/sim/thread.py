@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from greenlet import GreenletExit, greenlet
 
+from kextlab.sim.context import CURRENT_SCHEDULER_ATTRIBUTE
+
 if TYPE_CHECKING:
     from kextlab.sim.scheduler import Scheduler
     from kextlab.sim.sync import WaitQueue
@@ -89,6 +91,7 @@ class KernelThread(Waiter):
         try:
             if self._greenlet is None:
                 self._greenlet = greenlet(self._main, parent=loop)
+                setattr(self._greenlet, CURRENT_SCHEDULER_ATTRIBUTE, self.scheduler)
             else:
                 self._greenlet.parent = loop
             value, self.resume_value = self.resume_value, None
