@@ -5,36 +5,52 @@
     kextlab boot [--machine NAME|FILE] [--seed N] [--trace FILE] [--properties]
     kextlab of ls [PATH]               Apple's ``ls`` of the device tree
     kextlab of properties PATH         ``.properties`` of one node (a path or an alias)
+    kextlab ioreg [IOREG FLAGS]        Apple's ``ioreg``: ``kextlab ioreg -lw0 -p IODeviceTree``
+    kextlab ioclasscount [CLASS ...]   Apple's ``ioclasscount``
     kextlab machines                   the embedded machines
     kextlab devices                    the device models and their parameters
 
 Every command that builds a machine takes ``--machine`` (an embedded machine's name
-or a TOML file) and ``--seed``.  Bad input (an unknown flag, a bad machine file, a
-path that names no node) gets one message on standard error naming what is wrong,
-and exit status 2; a kernel panic prints its report and exits with status 1.
+or a TOML file) and ``--seed``; ``ioreg`` and ``ioclasscount`` can instead read the
+registry a real Mac's ``ioreg -l`` recorded (``--from-dump FILE``, gzip or plain).
+Bad input (an unknown flag, a bad machine file or dump, a path that names no node,
+a plane the registry does not have) gets one message on standard error naming what
+is wrong, and exit status 2 (where Apple's tools print their usage and exit 1); a
+kernel panic prints its report and exits with status 1.
 
 This is output code: the only place that prints.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import click
+from click.core import ParameterSource
 
 from kextlab import __version__
 from kextlab.errors import KernelPanic, MachineDescriptionError
 from kextlab.firmware.devicetree import DeviceTree
 from kextlab.firmware.display import format_properties, list_tree
 from kextlab.firmware.openfirmware import OpenFirmware
+from kextlab.kernel.kernel import Kernel
 from kextlab.machine.description import embedded_machine_names, load_machine_description
 from kextlab.machine.devices import DeviceCatalog
 from kextlab.machine.machine import Machine
 from kextlab.sim.trace import TraceRecorder
+from kextlab.userland import iokitlib as io
+from kextlab.userland.tools import ToolOutput
+from kextlab.userland.tools.ioclasscount import ioclasscount as run_ioclasscount
+from kextlab.userland.tools.ioreg import USAGE as IOREG_USAGE
+from kextlab.userland.tools.ioreg import IORegOptions, IORegUsageError, parse_arguments
+from kextlab.userland.tools.ioreg import ioreg as run_ioreg
+from kextlab.userland.tools.ioreg_dump import IORegDumpError, read_ioreg_dump_file
 
 EXIT_PANIC = 1
 EXIT_BAD_INPUT = 2
@@ -53,6 +69,15 @@ seed_option = click.option(
     default=0,
     show_default=True,
     help="Seed of the machine's random streams; same machine and seed, same run.",
+)
+
+
+dump_option = click.option(
+    "--from-dump",
+    "dump_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the registry a real Mac's `ioreg -l` recorded (gzip or plain) instead "
+    "of booting a machine.",
 )
 
 
@@ -98,6 +123,75 @@ def powered_on(
         yield machine, tree
 
 
+@contextmanager
+def booted(
+    machine_spec: str, seed: int, trace: Path | None = None
+) -> Iterator[tuple[Machine, DeviceTree, Kernel]]:
+    """A machine whose firmware has run and whose kernel has started."""
+    with powered_on(machine_spec, seed, trace) as (machine, tree):
+        kernel = Kernel(machine, tree)
+        try:
+            kernel.start()
+            machine.run()
+        except KernelPanic as panic:
+            click.echo(panic.report, err=True)
+            sys.exit(EXIT_PANIC)
+        yield machine, tree, kernel
+
+
+@dataclass
+class RegistrySource:
+    """A main port to run a tool against, and how to read its device-tree cells."""
+
+    port: io.mach_port_t
+    cell_order: Literal["big", "little"]
+    described_as: str
+
+
+@contextmanager
+def registry_source(
+    machine_spec: str, seed: int, dump_path: Path | None
+) -> Iterator[RegistrySource]:
+    """The registry of a booted machine, or the one a dump recorded."""
+    if dump_path is None:
+        with booted(machine_spec, seed) as (_, _, kernel):
+            # Open Firmware properties are big-endian cells (IEEE 1275 encode-int).
+            yield RegistrySource(io.IOMainPort(kernel.registry), "big", f"machine {machine_spec}")
+        return
+    if (
+        click.get_current_context().get_parameter_source("machine_spec")
+        is ParameterSource.COMMANDLINE
+    ):
+        fail("--from-dump and --machine choose two registries; give one")
+    try:
+        root = read_ioreg_dump_file(dump_path)
+    except IORegDumpError as error:
+        fail(str(error))
+    port = io.IOMainPortFromSnapshot(root)
+    build = io.IORegistryEntryCreateCFProperty(io.IORegistryGetRootEntry(port), "IOKitBuildVersion")
+    # A dump's cells are in its Mac's byte order: PowerPC's big, Intel's and Apple's ARM's little.
+    order: Literal["big", "little"] = "big" if "PPC" in str(build or "") else "little"
+    yield RegistrySource(port, order, f"dump {dump_path}")
+
+
+def write_tool_output(output: ToolOutput) -> None:
+    """A tool's lines, byte for byte (a dump's non-UTF-8 bytes included)."""
+    sys.stdout.flush()
+    stdout = sys.stdout.buffer
+    for line in output.stdout:
+        stdout.write(line.encode("utf-8", "surrogateescape") + b"\n")
+    stdout.flush()
+    for line in output.stderr:
+        click.echo(line, err=True)
+
+
+def terminal_width() -> int:
+    """ioreg's default width: the terminal's columns, or 0 (no clipping) when piped."""
+    if not sys.stdout.isatty():
+        return 0
+    return shutil.get_terminal_size(fallback=(0, 0)).columns
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kextlab")
 def main() -> None:
@@ -121,20 +215,25 @@ def main() -> None:
     help="Also print every node's properties.",
 )
 def boot(machine_spec: str, seed: int, trace_path: Path | None, show_properties: bool) -> None:
-    """Power on a machine, run its firmware, print the boot log and the device tree."""
-    with powered_on(machine_spec, seed, trace_path) as (machine, tree):
+    """Power on a machine, run its firmware and start its kernel; print the boot log,
+    the device tree and the I/O Registry's service plane (as `ioreg` shows it)."""
+    with booted(machine_spec, seed, trace_path) as (machine, tree, kernel):
         for line in machine.console.lines():
             click.echo(line)
         click.echo()
         click.echo("Device tree:")
-        if not show_properties:
+        if show_properties:
+            for node in tree.nodes():
+                click.echo(f"{node.phandle:08x}: {node.path}")
+                for line in format_properties(node):
+                    click.echo(f"    {line}")
+        else:
             for line in list_tree(tree.root):
                 click.echo(line)
-            return
-        for node in tree.nodes():
-            click.echo(f"{node.phandle:08x}: {node.path}")
-            for line in format_properties(node):
-                click.echo(f"    {line}")
+        click.echo()
+        click.echo("I/O Registry (ioreg%s):" % (" -l" if show_properties else ""))
+        options = IORegOptions(list=show_properties, width=0)
+        write_tool_output(run_ioreg(io.IOMainPort(kernel.registry), options))
 
 
 @main.group(name="of")
@@ -168,6 +267,66 @@ def of_properties(path: str, machine_spec: str, seed: int) -> None:
             fail(f"no node at {path!r}: expected a device path or an alias")
         for line in format_properties(node):
             click.echo(line)
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]},
+)
+@machine_option
+@seed_option
+@dump_option
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+def ioreg(arguments: tuple[str, ...], machine_spec: str, seed: int, dump_path: Path | None) -> None:
+    """Apple's `ioreg`: show the I/O Registry, with ioreg's own flags
+
+    \b
+    ioreg [-abfilrtxy] [-c class] [-d depth] [-k key] [-n name] [-p plane] [-w width]
+      -a archive output          -b bold names             -c properties of a class
+      -d limit the depth         -f smart formatting       -i show inheritance
+      -k properties of a key     -l properties of all      -n properties of a name
+      -p plane (IOService)       -r subtrees rooted at matches
+      -t location of each subtree                        -w clip width (0 unlimited)
+      -x hex numbers             -y skip DriverKit classes with -c
+    """
+    try:
+        options = parse_arguments(arguments)
+    except IORegUsageError as error:
+        fail(f"ioreg: {error}; {IOREG_USAGE}")
+    if options.width is None:
+        options.width = terminal_width()
+    with registry_source(machine_spec, seed, dump_path) as source:
+        planes = io.IORegistryEntryCreateCFProperty(
+            io.IORegistryGetRootEntry(source.port), "IORegistryPlanes"
+        )
+        root = io.IORegistryGetRootEntry(source.port)
+        status, _ = io.IORegistryEntryGetChildIterator(root, options.plane)
+        if status != io.KERN_SUCCESS:
+            known = ", ".join(sorted(planes)) if isinstance(planes, dict) else "none"
+            fail(
+                f"ioreg -p {options.plane}: the {source.described_as} has no such plane "
+                f"in its registry (it has: {known})"
+            )
+        options.cell_order = source.cell_order
+        write_tool_output(run_ioreg(source.port, options))
+
+
+@main.command()
+@machine_option
+@seed_option
+@dump_option
+@click.argument("class_names", nargs=-1, metavar="[CLASS]...")
+def ioclasscount(
+    class_names: tuple[str, ...], machine_spec: str, seed: int, dump_path: Path | None
+) -> None:
+    """Apple's `ioclasscount`: instances of each I/O Kit class.
+
+    With no CLASS, every class, one per line; with names, one line, `A = 1, B = 2`.
+    """
+    with registry_source(machine_spec, seed, dump_path) as source:
+        output = run_ioclasscount(source.port, class_names)
+        if output.status:
+            fail(f"ioclasscount: the {source.described_as}: " + " ".join(output.stderr))
+        write_tool_output(output)
 
 
 @main.command()

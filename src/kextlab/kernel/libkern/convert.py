@@ -13,7 +13,8 @@
   (``kCFNumberSInt32Type``), a wider one a signed 64-bit value, which is why ``ioreg``
   prints a 32-bit -100 as 18446744073709551516.  Sets become ``UserSet`` lists (CF
   sets have no order; ours keep the kernel's).  Objects that cannot be serialized
-  become the string ``"<Class> is not serializable"``.  The result equals
+  become the string ``"<Class> is not serializable"``.  A ``PrintedObject`` (a value
+  known only as a tool printed it) becomes a ``PrintedValue``.  The result equals
   ``OSUnserializeXML(OSSerialize(...))`` converted the same way (a test proves it);
   the direct copy only skips the text.
 """
@@ -21,6 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from kextlab.kernel.libkern.collections import OSArray, OSDictionary, OSOrderedSet, OSSet
 from kextlab.kernel.libkern.object import OSObject, OSSerializer
@@ -33,11 +35,40 @@ from kextlab.kernel.libkern.values import (
     kOSBooleanTrue,
 )
 
+if TYPE_CHECKING:
+    from kextlab.kernel.libkern.serialize import OSSerialize
+
 UserValue = str | int | bool | bytes | dict[str, "UserValue"] | list["UserValue"]
 
 
 class UserSet(list):  # type: ignore[type-arg]
     """A CF set as user space sees it: its members, in the kernel's order."""
+
+
+class PrintedValue(str):
+    """A value known only by the text a tool printed for it, such as a dump's redacted
+    ``<a**********c>`` or ``<unknown object>``: tools print it back as that text."""
+
+
+class PrintedObject(OSObject):
+    """The kernel side of a ``PrintedValue`` (kextlab's, not libkern's): a registry
+    rebuilt from a dump holds such values as this object.  It serializes as a string."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def isEqualTo(self, other: object) -> bool:
+        return isinstance(other, PrintedObject) and other.text == self.text
+
+    def serialize(self, serializer: OSSerialize) -> bool:
+        string = OSString(self.text)
+        try:
+            return serializer.add_string(string)
+        finally:
+            string.release()
 
 
 def from_python(value: object) -> OSObject:
@@ -92,6 +123,8 @@ def to_user(obj: OSObject) -> UserValue:
         return UserSet(to_user(member) for member in obj)
     if isinstance(obj, OSArray | OSOrderedSet):
         return [to_user(member) for member in obj]
+    if isinstance(obj, PrintedObject):
+        return PrintedValue(obj.text)
     if isinstance(obj, OSSerializer):
         produced = obj.produce()
         try:

@@ -232,14 +232,11 @@ class IORegistryEntry(OSObject):
         name = self.getName(plane)
         return f"{name}@{location}" if location else name
 
-    def getPath(self, plane: IORegistryPlane) -> str:
-        """``Plane:/a/b@loc/...`` from the root down to this entry."""
-        parts: list[str] = []
-        entry: IORegistryEntry | None = self
-        while entry is not None and entry.getParentEntry(plane) is not None:
-            parts.append(entry.path_component(plane))
-            entry = entry.getParentEntry(plane)
-        return f"{plane.name}:/" + "/".join(reversed(parts))
+    def getPath(self, plane: IORegistryPlane) -> str | None:
+        """``Plane:/a/b@loc`` from the plane's top entry down to this one."""
+        if self._registry is None:
+            return None
+        return self._registry.getPath(self, plane)
 
     def free(self) -> None:
         self._properties.release()

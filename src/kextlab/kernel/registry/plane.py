@@ -18,9 +18,9 @@ class IORegistryPlane(OSObject):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
-        self.nameKey = f"{name}Name"
-        self.locationKey = f"{name}Location"
-        self.pathNameKey = f"{name}PathName"
+        self.nameKey = name
+        self.pathNameKey = f"{name}Name"
+        self.pathLocationKey = f"{name}Location"
 
     def __repr__(self) -> str:
         return f"<IORegistryPlane {self.name}>"

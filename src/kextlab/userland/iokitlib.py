@@ -1,0 +1,371 @@
+"""IOKitLib for Python: what user programs and tools see of a kernel.
+
+Apple's names, PyObjC's conventions: a C function with out-parameters returns a
+tuple ``(kern_return, value…)``; one that returns an object returns it or ``None``
+(``IO_OBJECT_NULL``).  Everything crossing the boundary is a copy: properties arrive
+as plain Python values (``to_user``), so a user program can never change a kernel
+object, and registry entries arrive as opaque ``io_object_t`` handles.
+
+A "main port" names the registry a program talks to.  ``IOMainPort(registry)`` makes
+one for a live kernel's registry or for one restored from a dump
+(``IOMainPortFromSnapshot``); tools take the port as their first argument instead of
+reading a process-wide ``kIOMainPortDefault``, so two machines in one process never
+mix.
+
+This module is the only door from user space into the kernel (ARCHITECTURE.md §7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from kextlab.kernel.ioreturn import (
+    KERN_SUCCESS,
+    kIOReturnBadArgument,
+    kIOReturnNoDevice,
+    kIOReturnNotAttached,
+    kIOReturnNotFound,
+    kIOReturnSuccess,
+)
+from kextlab.kernel.libkern.convert import PrintedValue, UserSet, UserValue, to_user
+from kextlab.kernel.libkern.values import OSData, OSString
+from kextlab.kernel.registry.entry import IORegistryEntry
+from kextlab.kernel.registry.registry import IORegistry, kIODeviceTreePlane, kIOServicePlane
+from kextlab.kernel.registry.snapshot import (
+    IORegistrySnapshotEntry,
+    ServiceState,
+    SnapshotNode,
+    build_snapshot,
+)
+from kextlab.kernel.service.service import (
+    IOService,
+    kIOServiceInactiveState,
+    kIOServiceMatchedState,
+    kIOServiceRegisteredState,
+)
+
+__all__ = [
+    "KERN_SUCCESS",
+    "IOMainPort",
+    "IOMainPortFromSnapshot",
+    "PrintedValue",
+    "ServiceState",
+    "SnapshotNode",
+    "UserSet",
+    "io_object_t",
+    "kIODeviceTreePlane",
+    "kIORegistryIterateParents",
+    "kIORegistryIterateRecursively",
+    "kIOReturnNotFound",
+    "kIOReturnSuccess",
+    "kIOServicePlane",
+    "mach_port_t",
+]
+
+kIORegistryIterateRecursively: Final = 0x0000_0001
+kIORegistryIterateParents: Final = 0x0000_0002
+kIOUserClassesKey: Final = "IOUserClasses"
+
+
+@dataclass(frozen=True)
+class mach_port_t:
+    """A connection to one kernel's I/O Registry."""
+
+    registry: IORegistry
+
+
+class io_object_t:
+    """An opaque handle on a registry entry (or an iterator)."""
+
+    __slots__ = ("_entry", "_port")
+
+    def __init__(self, port: mach_port_t, entry: IORegistryEntry) -> None:
+        self._port = port
+        self._entry = entry
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, io_object_t) and other._entry is self._entry
+
+    def __hash__(self) -> int:
+        return hash(id(self._entry))
+
+    def __repr__(self) -> str:
+        return f"<io_object_t {self._entry.getRegistryEntryID():#x}>"
+
+
+io_registry_entry_t = io_object_t
+io_service_t = io_object_t
+
+
+class io_iterator_t:
+    """An iterator over handles (``IOIteratorNext``)."""
+
+    __slots__ = ("_items", "_position")
+
+    def __init__(self, items: list[io_object_t]) -> None:
+        self._items = items
+        self._position = 0
+
+    def next(self) -> io_object_t | None:
+        if self._position >= len(self._items):
+            return None
+        item = self._items[self._position]
+        self._position += 1
+        return item
+
+    def reset(self) -> None:
+        self._position = 0
+
+
+def IOMainPort(registry: IORegistry) -> mach_port_t:
+    """The main port of a kernel's registry (the kernel is the registry's owner)."""
+    return mach_port_t(registry)
+
+
+def IOMainPortFromSnapshot(root: SnapshotNode, plane: str = kIOServicePlane) -> mach_port_t:
+    """A main port onto a registry rebuilt from a dump (see ``registry.snapshot``)."""
+    return mach_port_t(build_snapshot(root, plane))
+
+
+def _handle(port: mach_port_t, entry: IORegistryEntry | None) -> io_object_t | None:
+    return io_object_t(port, entry) if entry is not None else None
+
+
+def _entry(handle: io_object_t) -> IORegistryEntry:
+    return handle._entry  # the one place handles are opened
+
+
+def IOObjectRelease(handle: io_object_t | io_iterator_t | None) -> int:
+    return KERN_SUCCESS
+
+
+def IOIteratorNext(iterator: io_iterator_t) -> io_object_t | None:
+    return iterator.next()
+
+
+def IOIteratorReset(iterator: io_iterator_t) -> None:
+    iterator.reset()
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+def IORegistryGetRootEntry(port: mach_port_t) -> io_registry_entry_t:
+    return io_object_t(port, port.registry.getRoot())
+
+
+def IORegistryEntryFromPath(port: mach_port_t, path: str) -> io_registry_entry_t | None:
+    return _handle(port, port.registry.fromPath(path))
+
+
+def IORegistryEntryGetChildIterator(
+    entry: io_registry_entry_t, plane: str
+) -> tuple[int, io_iterator_t | None]:
+    registry = entry._port.registry
+    registry_plane = registry.getPlane(plane)
+    if registry_plane is None:
+        return kIOReturnBadArgument, None
+    children = _entry(entry).getChildren(registry_plane)
+    return KERN_SUCCESS, io_iterator_t([io_object_t(entry._port, child) for child in children])
+
+
+def IORegistryEntryGetParentEntry(
+    entry: io_registry_entry_t, plane: str
+) -> tuple[int, io_registry_entry_t | None]:
+    registry_plane = entry._port.registry.getPlane(plane)
+    if registry_plane is None:
+        return kIOReturnBadArgument, None
+    parent = _entry(entry).getParentEntry(registry_plane)
+    if parent is None:
+        return kIOReturnNoDevice, None
+    return KERN_SUCCESS, io_object_t(entry._port, parent)
+
+
+def IORegistryEntryGetNameInPlane(entry: io_registry_entry_t, plane: str) -> tuple[int, str]:
+    registry_plane = entry._port.registry.getPlane(plane)
+    return KERN_SUCCESS, _entry(entry).getName(registry_plane)
+
+
+def IORegistryEntryGetName(entry: io_registry_entry_t) -> tuple[int, str]:
+    return KERN_SUCCESS, _entry(entry).getName()
+
+
+def IORegistryEntryGetLocationInPlane(
+    entry: io_registry_entry_t, plane: str
+) -> tuple[int, str | None]:
+    registry_plane = entry._port.registry.getPlane(plane)
+    location = _entry(entry).getLocation(registry_plane)
+    if location is None:
+        return kIOReturnNotFound, None
+    return KERN_SUCCESS, location
+
+
+def IORegistryEntryGetPath(entry: io_registry_entry_t, plane: str) -> tuple[int, str | None]:
+    registry_plane = entry._port.registry.getPlane(plane)
+    if registry_plane is None:
+        return kIOReturnBadArgument, None
+    path = _entry(entry).getPath(registry_plane)
+    if path is None:
+        return kIOReturnNotAttached, None
+    return KERN_SUCCESS, path
+
+
+def IORegistryEntryGetRegistryEntryID(entry: io_registry_entry_t) -> tuple[int, int]:
+    return KERN_SUCCESS, _entry(entry).getRegistryEntryID()
+
+
+def IORegistryEntryInPlane(entry: io_registry_entry_t, plane: str) -> bool:
+    registry_plane = entry._port.registry.getPlane(plane)
+    return registry_plane is not None and _entry(entry).inPlane(registry_plane)
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+
+def IORegistryEntryCreateCFProperties(
+    entry: io_registry_entry_t,
+) -> tuple[int, dict[str, UserValue]]:
+    properties = to_user(_entry(entry).getPropertyTable())
+    assert isinstance(properties, dict)
+    return KERN_SUCCESS, properties
+
+
+def IORegistryEntryCreateCFProperty(entry: io_registry_entry_t, key: str) -> UserValue | None:
+    value = _entry(entry).getProperty(key)
+    return to_user(value) if value is not None else None
+
+
+def IORegistryEntrySearchCFProperty(
+    entry: io_registry_entry_t, plane: str, key: str, options: int = 0
+) -> UserValue | None:
+    """The property ``key`` of ``entry``, else (with ``kIORegistryIterateRecursively``)
+    of its parents (``kIORegistryIterateParents``) or children, nearest first."""
+    found = IORegistryEntryCreateCFProperty(entry, key)
+    if found is not None or not options & kIORegistryIterateRecursively:
+        return found
+    registry_plane = entry._port.registry.getPlane(plane)
+    if registry_plane is None:
+        return None
+    start = _entry(entry)
+    if options & kIORegistryIterateParents:
+        current = start.getParentEntry(registry_plane)
+        while current is not None:
+            value = current.getProperty(key)
+            if value is not None:
+                return to_user(value)
+            current = current.getParentEntry(registry_plane)
+        return None
+    for descendant in start.iterate(registry_plane, recursive=True):
+        value = descendant.getProperty(key)
+        if value is not None:
+            return to_user(value)
+    return None
+
+
+# -- classes ------------------------------------------------------------------------------------
+
+
+def class_chain(entry: IORegistryEntry) -> list[str]:
+    """The entry's class and its superclasses, up to (not including) OSObject."""
+    if isinstance(entry, IORegistrySnapshotEntry):
+        return entry.class_chain()
+    return list(reversed(type(entry).inheritance()))
+
+
+def IOObjectGetClass(handle: io_object_t) -> tuple[int, str]:
+    return KERN_SUCCESS, _entry(handle).getClassName()
+
+
+def IOObjectCopySuperclassForClass(port: mach_port_t, class_name: str) -> str | None:
+    """The superclass of ``class_name`` in the port's kernel (None past OSObject)."""
+    meta = port.registry.classes.getMetaClassWithName(class_name)
+    if meta is not None:
+        superclass = meta.getSuperClass()
+        return superclass.getClassName() if superclass is not None else None
+    for entry in [port.registry.getRoot(), *_all_entries(port.registry)]:
+        chain = class_chain(entry)
+        if class_name in chain:
+            index = chain.index(class_name)
+            return chain[index + 1] if index + 1 < len(chain) else "OSObject"
+    return None
+
+
+def IOObjectConformsTo(handle: io_object_t, class_name: str) -> bool:
+    return class_name in class_chain(_entry(handle)) or class_name == "OSObject"
+
+
+def IOObjectGetKernelRetainCount(handle: io_object_t) -> int:
+    return _entry(handle).getRetainCount()
+
+
+def IOServiceGetBusyStateAndTime(
+    service: io_service_t,
+) -> tuple[int, int, int, int]:
+    """(kern_return, state bits, busy count, accumulated busy time in ns)."""
+    entry = _entry(service)
+    if isinstance(entry, IORegistrySnapshotEntry):
+        state = entry.service_state
+        if state is None:
+            return kIOReturnBadArgument, 0, 0, 0
+        bits = (
+            (kIOServiceRegisteredState if state.registered else 0)
+            | (kIOServiceMatchedState if state.matched else 0)
+            | (0 if state.active else kIOServiceInactiveState)
+        )
+        return KERN_SUCCESS, bits, state.busy, state.busy_time
+    if not isinstance(entry, IOService):
+        return kIOReturnBadArgument, 0, 0, 0
+    return KERN_SUCCESS, entry.getState(), entry.getBusyState(), entry.busy_time()
+
+
+# -- finding services ---------------------------------------------------------------------------
+
+
+def _all_entries(registry: IORegistry) -> list[IORegistryEntry]:
+    seen: dict[int, IORegistryEntry] = {}
+    for plane in registry.planes():
+        for entry in registry.getRoot().iterate(plane, recursive=True):
+            seen.setdefault(entry.getRegistryEntryID(), entry)
+    return list(seen.values())
+
+
+def _property_matches(entry: IORegistryEntry, wanted: Mapping[str, object]) -> bool:
+    for key, value in wanted.items():
+        actual = entry.getProperty(key)
+        if actual is None:
+            return False
+        if isinstance(value, bytes):
+            if not (isinstance(actual, OSData | OSString) and actual.isEqualTo(OSData(value))):
+                return False
+        elif to_user(actual) != value:
+            return False
+    return True
+
+
+def IOServiceGetMatchingServices(
+    port: mach_port_t, matching: Mapping[str, object]
+) -> tuple[int, io_iterator_t]:
+    """Entries passing a matching dictionary of ``IOProviderClass`` (class conformance)
+    and ``IOPropertyMatch`` (equal properties) keys.  Any other key matches nothing
+    here: the kernel's full matching answers those once the catalogue exists."""
+    supported = {"IOProviderClass", "IOPropertyMatch"}
+    found: list[io_object_t] = []
+    if set(matching) <= supported:
+        for entry in _all_entries(port.registry):
+            provider = matching.get("IOProviderClass")
+            if isinstance(provider, str) and provider not in class_chain(entry):
+                continue
+            wanted = matching.get("IOPropertyMatch")
+            if isinstance(wanted, Mapping) and not _property_matches(entry, wanted):
+                continue
+            found.append(io_object_t(port, entry))
+    return KERN_SUCCESS, io_iterator_t(found)
+
+
+def IOServiceGetMatchingService(
+    port: mach_port_t, matching: Mapping[str, object]
+) -> io_service_t | None:
+    _, iterator = IOServiceGetMatchingServices(port, matching)
+    return iterator.next()
