@@ -410,6 +410,9 @@ class IOReg:
             key,
             io.kIORegistryIterateParents | io.kIORegistryIterateRecursively,
         )
+        if value is None:
+            self.errors.append("ioreg: error: unable to get properties.")
+            return 0
         if not isinstance(value, bytes) or len(value) < 4:
             return 0
         cell = self._cells(value[:4])[0]
@@ -530,10 +533,14 @@ class IOReg:
         )
 
     def _device_tree_path(self, entry: io_object_t | None) -> str:
-        if entry is None:
-            return ""
-        status, path = io.IORegistryEntryGetPath(entry, io.kIODeviceTreePlane)
+        """``makepath``: the entry's device-tree path without the plane prefix."""
+        status, path = (
+            io.IORegistryEntryGetPath(entry, io.kIODeviceTreePlane)
+            if entry is not None
+            else (io.kIOReturnBadArgument, None)
+        )
         if status != io.KERN_SUCCESS or path is None:
+            self.errors.append("ioreg: error: unable to get path.")
             return "<path error"
         return path.split(":", 1)[1]
 
@@ -556,7 +563,9 @@ class IOReg:
             phandle = cells[position] if position < len(cells) else 0
             parent = self._phandle_path(phandle)
             parent_cells = 0
-            if parent is not None:
+            if parent is None:
+                self.errors.append("ioreg: error: error looking up phandle.")
+            else:
                 parent_cells = self._search_int(parent, "#address-cells") + self._search_int(
                     parent, "#interrupt-cells"
                 )
@@ -571,8 +580,6 @@ class IOReg:
                 position += 1
             self.out.println("")
             count += 1
-            if parent_cells <= 0 and child_cells <= 0:
-                break
 
     def print_interrupts(self, data: bytes, context: _Context) -> None:
         cells = self._cells(data)

@@ -1,0 +1,142 @@
+"""``kextlab ioreg``, ``kextlab ioclasscount`` and the registry ``kextlab boot`` prints.
+
+The commands run Apple's tools against a booted machine's kernel or a real Mac's
+dump (``--from-dump``); what they print is the tools' business (``test_ioreg.py``,
+``test_ioclasscount.py``), so these tests check the wiring: flags as ioreg reads
+them, bytes written as they are, and bad input refused with exit status 2.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kextlab.userland.cli import main
+
+DUMP = "MacBookPro12_1__IOReg.txt.gz"
+
+
+def run(*arguments: str) -> Result:
+    return CliRunner().invoke(main, list(arguments))
+
+
+def assert_refused(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kextlab: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_boot_ends_with_the_service_plane() -> None:
+    result = run("boot")
+    assert result.exit_code == 0, result.output
+    section = result.stdout.split("\nI/O Registry (ioreg):\n")[1].splitlines()
+    assert section[0] == "+-o Root  <class IORegistryEntry, id 0x100000100, retain 3>"
+    assert section[1].startswith("  +-o KextLab1,1  <class IOPlatformExpertDevice, id 0x100000101")
+    names = [line.split("+-o ")[1].split("  <")[0] for line in section]
+    assert names == ["Root", "KextLab1,1", "KextLabPlatformExpert", "IOResources"]
+
+
+def test_ioreg_takes_combined_flags_and_prints_the_device_tree_plane() -> None:
+    result = run("ioreg", "-lw0", "-p", "IODeviceTree")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("+-o Root  <class IORegistryEntry")
+    assert any(line.startswith("    +-o pci@0  <class IOService") for line in lines)
+    assert '    |   "model" = <"KextLab1,1">' in lines
+
+
+def test_ioreg_is_deterministic_for_a_machine_and_seed() -> None:
+    first = run("ioreg", "-l", "--seed", "4")
+    assert first.exit_code == 0, first.output
+    assert run("ioreg", "-l", "--seed", "4").stdout == first.stdout
+
+
+def test_ioreg_from_a_dump_writes_the_dump_back(shared_data: Path) -> None:
+    dump = shared_data / "ioreg" / DUMP
+    result = run("ioreg", "--from-dump", str(dump), "-lw0")
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == gzip.decompress(dump.read_bytes())
+
+
+def test_ioreg_from_a_dump_searches_it(shared_data: Path) -> None:
+    result = run("ioreg", "--from-dump", str(shared_data / "ioreg" / DUMP), "-rc", "IOPCIDevice")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    roots = [line for line in lines if line.startswith("+-o ")]
+    assert roots
+    assert all("<class IOPCIDevice," in line for line in roots)
+    # A match inside a matched subtree is shown there, not as a root of its own; all
+    # 26 IOPCIDevices of the MacBookPro12,1 (iokit-matching.md §5.1) are printed once.
+    assert sum("<class IOPCIDevice," in line for line in lines) == 26
+    assert len(roots) < 26
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (["-z"], ["ioreg: unknown flag -z", "usage: ioreg [-abfilrtxy]"]),
+        (["-w", "wide"], ["-w expects a width", "'wide'"]),
+        (["-l", "IOService"], ["unexpected argument 'IOService'"]),
+        (["-p", "IOUSB"], ["ioreg -p IOUSB", "no such plane", "IODeviceTree, IOPower, IOService"]),
+    ],
+)
+def test_ioreg_refuses_bad_flags_and_planes(arguments: list[str], fragments: list[str]) -> None:
+    assert_refused(run("ioreg", *arguments), *fragments)
+
+
+def test_ioreg_from_a_dump_refuses_planes_the_dump_did_not_record(shared_data: Path) -> None:
+    result = run("ioreg", "--from-dump", str(shared_data / "ioreg" / DUMP), "-p", "IODeviceTree")
+    assert_refused(result, "no such plane", "(it has: ")
+
+
+def test_ioreg_refuses_a_damaged_or_missing_dump(tmp_path: Path) -> None:
+    damaged = tmp_path / "mac.txt"
+    damaged.write_text("+-o Root  <class IORegistryEntry, id 0x100000100, retain 4>\n  | {\n")
+    assert_refused(run("ioreg", "--from-dump", str(damaged)), f"{damaged}:2: ", "truncated")
+    missing = tmp_path / "none.txt"
+    assert_refused(run("ioreg", "--from-dump", str(missing)), f"{missing}: dump file not found")
+
+
+def test_a_dump_and_a_machine_cannot_both_be_given(tmp_path: Path) -> None:
+    result = run("ioreg", "--from-dump", str(tmp_path / "x"), "--machine", "default")
+    assert_refused(result, "--from-dump and --machine")
+
+
+def test_ioclasscount_lists_every_class_of_the_booted_kernel() -> None:
+    result = run("ioclasscount")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    names = [line.split(" = ")[0] for line in lines]
+    assert names == sorted(names, key=str.lower)
+    counts = dict(line.split(" = ") for line in lines)
+    assert counts["KextLabPlatformExpert"] == "1"
+    assert counts["IOResources"] == "1"
+
+
+def test_ioclasscount_with_names_prints_one_line_in_their_order() -> None:
+    result = run("ioclasscount", "IOResources", "NoSuchClass", "KextLabPlatformExpert")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "IOResources = 1, NoSuchClass = <no such class>, KextLabPlatformExpert = 1\n"
+    )
+
+
+def test_ioclasscount_reads_a_dumps_diagnostics(shared_data: Path) -> None:
+    dump = str(shared_data / "ioreg" / "MacPro51__IOReg.txt.gz")
+    result = run("ioclasscount", "--from-dump", dump, "IOPCIDevice", "AppleAHCIPort")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "IOPCIDevice = 65, AppleAHCIPort = 6\n"
+
+
+def test_ioclasscount_refuses_a_dump_without_diagnostics(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.txt"
+    bare.write_text("+-o Root  <class IORegistryEntry, id 0x100000100, retain 4>\n")
+    result = run("ioclasscount", "--from-dump", str(bare))
+    assert_refused(result, f"the dump {bare}", "Error: Allocation information missing.")
