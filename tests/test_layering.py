@@ -1,9 +1,9 @@
 """Architecture rules, checked by reading the source (ARCHITECTURE.md §1 and §2).
 
 Dependencies point one way, ``sim`` <- ``machine`` <- ``firmware`` <- ``kernel`` <-
-``families`` <- ``kexts``; ``userland`` sits on top.  Below ``userland`` nothing reads
-the host's clock, sleeps or starts an OS thread, and nothing draws from Python's
-global random generator.
+``families`` <- ``kexts``; ``userland`` sits on top, and ``testing`` (helpers for
+tests) above it.  Below ``userland`` nothing reads the host's clock, sleeps or starts
+an OS thread, and nothing draws from Python's global random generator.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "kextlab"
-ORDER = ["sim", "machine", "firmware", "kernel", "families", "kexts", "userland"]
+ORDER = ["sim", "machine", "firmware", "kernel", "families", "kexts", "userland", "testing"]
 #: Modules every layer may use: the package root and the exception tree.
 SHARED = {"kextlab", "kextlab.errors"}
 #: Host facilities that would make a run depend on the host (time, threads, global RNG).
@@ -72,13 +72,24 @@ def test_layers_import_only_what_lies_below_them(path: Path) -> None:
 def test_nothing_below_userland_touches_host_time_threads_or_global_random(path: Path) -> None:
     """No wall clock, no sleep, no OS threads, no unseeded randomness below userland."""
     layer = layer_of(path)
-    if layer is None or layer == "userland":
+    if layer is None or ORDER.index(layer) >= ORDER.index("userland"):
         return
     for name, line in runtime_imports(path):
         root = name.split(".")[0]
         if root == "random" and path == RANDOM_OWNER:
             continue
         assert root not in FORBIDDEN_BELOW_USERLAND, f"{path.name}:{line} imports {name}"
+
+
+TOOLS = PACKAGE / "userland" / "tools"
+
+
+@pytest.mark.parametrize("path", sorted(TOOLS.rglob("*.py")), ids=lambda path: path.name)
+def test_apples_tools_reach_the_kernel_only_through_iokitlib(path: Path) -> None:
+    """A tool sees the registry as user space does (ARCHITECTURE.md §7): through
+    ``kextlab.userland.iokitlib``, never by importing the kernel."""
+    for name, line in runtime_imports(path):
+        assert not name.startswith("kextlab.kernel"), f"{path.name}:{line} imports {name}"
 
 
 def test_the_rules_see_every_layer_that_exists() -> None:
