@@ -58,6 +58,7 @@ __all__ = [
     "kIODeviceTreePlane",
     "kIORegistryIterateParents",
     "kIORegistryIterateRecursively",
+    "kIOReturnBadArgument",
     "kIOReturnNotFound",
     "kIOReturnSuccess",
     "kIOServicePlane",
