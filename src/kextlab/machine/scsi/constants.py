@@ -128,3 +128,16 @@ REPORT_LUNS_WELL_KNOWN_LUN = 0xC101
 
 #: SPC version byte of our INQUIRY data: SPC-3, as QEMU reports.
 SPC_VERSION = 0x05
+
+
+def cdb_length(opcode: int) -> int | None:
+    """The length of a CDB with this operation code, from its group code (SPC-4).
+
+    Group 0 is 6 bytes, groups 1 and 2 are 10, group 4 is 16 and group 5 is 12; group 3
+    (reserved, and the variable-length 0x7F) and the vendor-specific groups 6 and 7 have
+    no fixed length (None).
+    """
+    return _CDB_LENGTH_BY_GROUP[opcode >> 5 & 0x7]
+
+
+_CDB_LENGTH_BY_GROUP: tuple[int | None, ...] = (6, 10, 10, None, 16, 12, None, None)

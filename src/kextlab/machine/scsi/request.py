@@ -13,7 +13,7 @@ Data moves without copies on the hot path: ``DataBuffer.views`` hands a target
 memoryviews straight into physical memory (the HBA's scatter-gather list resolved
 by bus-master DMA), which the disk model passes to ``os.preadv``/``os.pwritev``.
 Small replies (INQUIRY, MODE SENSE) use ``send``, which clips to the initiator's
-allocation, as SPC requires.
+buffer and to the CDB's ALLOCATION LENGTH, as SPC requires.
 """
 
 from __future__ import annotations
@@ -138,9 +138,13 @@ class SCSIRequest:
             incorrect_length=incorrect_length,
         )
 
-    def send(self, data: bytes | bytearray) -> bool:
-        """Return ``data`` to the initiator, clipped to its allocation."""
+    def send(self, data: bytes | bytearray, allocation_length: int | None = None) -> bool:
+        """Return ``data`` to the initiator, clipped to its buffer and to the CDB's
+        ALLOCATION LENGTH (when given): SPC-4 forbids sending more than the allocation
+        length even when the initiator's buffer is larger."""
         count = min(len(data), self.expected_length)
+        if allocation_length is not None:
+            count = min(count, allocation_length)
         if self.buffer is None or self.direction is not Direction.IN:
             return count == 0
         if not self.buffer.write(0, data[:count]):

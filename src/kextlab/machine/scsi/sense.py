@@ -74,6 +74,9 @@ class SenseCode:
             )
         descriptors = b""
         if information is not None:
+            # A negative residue (SSC: a record longer than asked for, a reverse
+            # SPACE cut short) is two's complement, sign-extended to the 8 bytes.
+            information &= 0xFFFF_FFFF_FFFF_FFFF
             descriptors += bytes([0x00, 0x0A, 0x80, 0x00]) + information.to_bytes(8, "big")
         if stream:
             descriptors += bytes([0x04, 0x02, 0x00, stream])

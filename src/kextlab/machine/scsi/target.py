@@ -23,8 +23,12 @@ unit-attention rules:
 Sense data is fixed-format unless the unit is in descriptor mode (the control mode
 page's D_SENSE bit; ``descriptor_sense``), or a REQUEST SENSE asks with DESC.
 
-An unknown operation code is INVALID COMMAND OPERATION CODE; nothing a CDB contains
-raises an exception: every handler checks its fields and answers ILLEGAL REQUEST.
+An unknown operation code is INVALID COMMAND OPERATION CODE, and a CDB shorter than
+its operation code's group length (``constants.cdb_length``) is INVALID FIELD IN CDB
+before any unit attention is reported (QEMU's ``scsi_req_parse_cdb`` fails such a
+request first), so handlers may unpack their fixed-length CDBs without checking the
+length.  Nothing a CDB contains raises an exception: every handler checks its fields
+and answers ILLEGAL REQUEST.
 
 Threading rules: ``execute`` runs in an event callback of the machine's scheduler
 and never blocks; timing belongs to the bus (``kextlab.machine.scsi.bus``).
@@ -43,11 +47,14 @@ from kextlab.machine.scsi.constants import (
     SPC_VERSION,
     Opcode,
     PeripheralType,
+    cdb_length,
 )
 from kextlab.machine.scsi.request import SCSIRequest
 
 Handler = Callable[["LogicalUnit", SCSIRequest], None]
-H = TypeVar("H", bound=Handler)
+#: What ``@command`` decorates: a method of some ``LogicalUnit`` subclass, whose ``self``
+#: is narrower than ``Handler``'s, so the bound cannot name the first parameter.
+H = TypeVar("H", bound=Callable[..., None])
 
 STANDARD_INQUIRY_LENGTH = 96
 VPD_SUPPORTED_PAGES = 0x00
@@ -149,6 +156,10 @@ class LogicalUnit:
         if info is None:
             self.fail(request, sense.INVALID_OPCODE)
             return
+        length = cdb_length(request.opcode)
+        if length is not None and len(request.cdb) < length:
+            self.fail(request, sense.INVALID_FIELD)
+            return
         if info.reports_unit_attention:
             attention = self.take_unit_attention()
             if attention is not None:
@@ -204,15 +215,16 @@ class LogicalUnit:
         if cdb[1] & 0x02 or (not evpd and page):  # CmdDt, or a page without EVPD
             self.fail(request, sense.INVALID_FIELD)
             return
+        allocation = allocation_length(cdb, 3, 2)
         if not evpd:
-            request.send(self.standard_inquiry())
+            request.send(self.standard_inquiry(), allocation)
             return
         data = self.vpd_page(page)
         if data is None:
             self.fail(request, sense.INVALID_FIELD)
             return
         header = bytes([int(self.peripheral_type), page]) + struct.pack(">H", len(data))
-        request.send(header + data)
+        request.send(header + data, allocation)
 
     def standard_inquiry(self) -> bytes:
         data = bytearray(STANDARD_INQUIRY_LENGTH)
@@ -254,10 +266,10 @@ class LogicalUnit:
 
     @command(Opcode.REQUEST_SENSE, reports_unit_attention=False)
     def request_sense(self, request: SCSIRequest) -> None:
-        descriptor = bool(request.cdb[1] & 0x01) if len(request.cdb) > 1 else False
+        descriptor = bool(request.cdb[1] & 0x01)
         attention = self.take_unit_attention()
         code = attention if attention is not None else (self.not_ready() or sense.NO_SENSE)
-        request.send(code.build(descriptor=descriptor))
+        request.send(code.build(descriptor=descriptor), request.cdb[4])
 
     @command(Opcode.RESERVE_6, Opcode.RELEASE_6, Opcode.RESERVE_10, Opcode.RELEASE_10)
     def reserve_release(self, request: SCSIRequest) -> None:
@@ -322,7 +334,7 @@ class SCSITarget:
             request.check_condition(sense.INVALID_FIELD)
             return
         body = b"".join(_lun_address(lun) for lun in self.units)
-        request.send(struct.pack(">I", len(body)) + bytes(4) + body)
+        request.send(struct.pack(">I", len(body)) + bytes(4) + body, allocation_length(cdb, 6, 4))
 
     def reset(self, code: sense.SenseCode = sense.SCSI_BUS_RESET) -> None:
         for unit in self.units.values():
