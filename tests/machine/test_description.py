@@ -276,7 +276,10 @@ BAD_DESCRIPTIONS = [
     pytest.param(
         MEMORY + ROOT_CARD + device("floppy", 2),
         "device[1].model",
-        ["unknown device model 'floppy'", "expected one of: dec21154, testcard"],
+        [
+            "unknown device model 'floppy'",
+            "expected one of: dec21154, mvumi9143, mvumi9580, testcard",
+        ],
         id="unknown-model",
     ),
     pytest.param(

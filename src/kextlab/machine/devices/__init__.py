@@ -19,6 +19,8 @@ ENTRY_POINT_GROUP = "kextlab.devices"
 
 BUILTIN_MODELS: Mapping[str, str] = {
     "dec21154": "kextlab.machine.devices.dec21154:DEC21154",
+    "mvumi9143": "kextlab.machine.devices.mvumi.device:MarvellUMI9143",
+    "mvumi9580": "kextlab.machine.devices.mvumi.device:MarvellUMI9580",
     "testcard": "kextlab.machine.devices.testcard:TestCard",
 }
 
