@@ -38,6 +38,11 @@ BAD_MACHINES = {
         "[memory]\nsize = '2 GB'\n",
         "memory.size: expected a size such as",
     ),
+    "missing-disk-image": (
+        '[memory]\nsize = "256M"\n[[device]]\nname = "hba0"\nmodel = "mvumi9143"\nslot = 4\n'
+        '[[device.target]]\nid = 0\ntype = "disk"\nimage = "nowhere/disk.img"\n',
+        "device[0].target[0].image: ",
+    ),
 }
 
 
@@ -346,8 +351,18 @@ def test_devices_lists_the_models_and_the_testcard_parameters() -> None:
     result = run("devices")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    models = [line.split(":")[0] for line in lines if not line.startswith(" ")]
+    targets = lines.index("")
+    models = [line.split(":")[0] for line in lines[:targets] if not line.startswith(" ")]
     assert models == ["dec21154", "mvumi9143", "mvumi9580", "testcard"]
+    assert lines[targets + 1].startswith("SCSI targets ([[device.target]]")
+    kinds = [
+        line.strip().rstrip(":")
+        for line in lines[targets + 2 :]
+        if line.startswith("  ") and not line.startswith("    ")
+    ]
+    assert kinds == ["disk", "cdrom", "tape"]
+    assert "    image: raw image file (required) (str, default '')" in lines
+    lines = lines[:targets]
     assert lines[0].startswith("dec21154: Digital 21154 PCI-to-PCI bridge")
     testcard = lines.index(next(line for line in lines if line.startswith("testcard: ")))
     parameters = [line.strip().split(":")[0] for line in lines[testcard + 1 :]]

@@ -31,6 +31,10 @@ Layout::
     bus = "pci"                  # the root bus, or the name of a bridge device
     function = 0
     [device.params]              # the model's parameters (``kextlab devices``)
+    [[device.target]]            # a host bus adapter's SCSI targets (disk, cdrom, tape)
+    [scsi_faults]                # scsi_debug-style fault injection on the SCSI buses
+
+Targets and faults are described in ``kextlab.machine.scsi.attach``.
 
 Every error names the file, the key and what was expected, and raises
 ``MachineDescriptionError``; a description that loads is consistent (no overlapping
@@ -53,6 +57,14 @@ from kextlab.machine.devices import DeviceCatalog
 from kextlab.machine.memory import FOUR_GIB, RamRange
 from kextlab.machine.pci.bridge import PCIBridge
 from kextlab.machine.pci.host import AddressWindow, HostBridgeLayout
+from kextlab.machine.scsi.attach import (
+    SCSIFaultDescription,
+    SCSITargetDescription,
+    check_fault_settings,
+    check_target,
+    rule_from_table,
+)
+from kextlab.machine.scsi.faults import FaultError
 from kextlab.machine.sizes import format_size, parse_size
 
 ROOT_BUS = "pci"
@@ -80,6 +92,8 @@ class DeviceDescription:
     slot: int
     function: int
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: SCSI targets on the device's bus (host bus adapters only).
+    targets: tuple[SCSITargetDescription, ...] = ()
 
     @property
     def is_bridge(self) -> bool:
@@ -99,6 +113,9 @@ class MachineDescription:
     ram: tuple[RamRange, ...]
     host_bridge: HostBridgeLayout
     devices: tuple[DeviceDescription, ...]
+    scsi_faults: SCSIFaultDescription = field(
+        default_factory=lambda: SCSIFaultDescription(check_fault_settings({}), ())
+    )
 
     @property
     def ram_size(self) -> int:
@@ -265,6 +282,8 @@ class _Parser:
     def __init__(self, source: str, catalog: DeviceCatalog) -> None:
         self.source = source
         self.catalog = catalog
+        #: Relative image paths in the file are relative to its directory.
+        self.base = Path(source).parent if not source.startswith("<") else Path()
         self._platform: list[_Region] = []
 
     def error(self, key: str | None, message: str) -> MachineDescriptionError:
@@ -293,6 +312,7 @@ class _Parser:
         host = self._host_bridge(top.table("pci") or _Table(self, "pci", {}))
         ram = self._memory(top.table("memory", required=True), host)
         devices = self._devices(top)
+        scsi_faults = self._scsi_faults(top.table("scsi_faults"), devices)
         top.finish()
         return MachineDescription(
             name=name,
@@ -304,6 +324,7 @@ class _Parser:
             ram=ram,
             host_bridge=host,
             devices=devices,
+            scsi_faults=scsi_faults,
         )
 
     # -- PCI host bridge -------------------------------------------------------------------
@@ -520,8 +541,74 @@ class _Parser:
                     f"model {model!r} has no such parameter; its parameters are: {known}",
                 ) from None
             raise table.error(f"params.{error.key}", str(error)) from None
+        targets = self._targets(table, model, model_class)
         table.finish()
-        return DeviceDescription(index, name, model, model_class, bus, slot, function, parameters)
+        return DeviceDescription(
+            index, name, model, model_class, bus, slot, function, parameters, targets
+        )
+
+    def _targets(
+        self, table: _Table, model: str, model_class: type[DeviceModel]
+    ) -> tuple[SCSITargetDescription, ...]:
+        if not table.has("target"):
+            return ()
+        entries = table.raw("target")
+        if not model_class.has_scsi_bus:
+            raise table.error("target", f"model {model!r} has no SCSI bus to attach targets to")
+        if not isinstance(entries, list):
+            raise table.error("target", "expected an array of tables ([[device.target]] entries)")
+        targets: list[SCSITargetDescription] = []
+        taken: dict[int, int] = {}
+        for index, entry in enumerate(entries):
+            key = f"target[{index}]"
+            if not isinstance(entry, dict):
+                raise table.error(key, f"expected a table, not {entry!r}")
+            try:
+                target = check_target(entry, table.path(key), self.base)
+            except ParameterError as error:
+                raise table.error(f"{key}.{error.key}", str(error)) from None
+            if target.target_id in taken:
+                other = taken[target.target_id]
+                raise table.error(
+                    f"{key}.id", f"target ID {target.target_id} is already taken by target[{other}]"
+                )
+            taken[target.target_id] = index
+            targets.append(target)
+        return tuple(targets)
+
+    def _scsi_faults(
+        self, table: _Table | None, devices: tuple[DeviceDescription, ...]
+    ) -> SCSIFaultDescription:
+        if table is None:
+            return SCSIFaultDescription(check_fault_settings({}), ())
+        try:
+            settings = check_fault_settings(table.values)
+        except ParameterError as error:
+            raise table.error(error.key, str(error)) from None
+        hbas = {device.name for device in devices if device.model_class.has_scsi_bus}
+        rules: list[tuple[str | None, Mapping[str, object]]] = []
+        entries = table.values.get("rule", [])
+        if not isinstance(entries, list):
+            raise table.error("rule", "expected an array of tables ([[scsi_faults.rule]] entries)")
+        for index, entry in enumerate(entries):
+            key = f"rule[{index}]"
+            if not isinstance(entry, dict):
+                raise table.error(key, f"expected a table, not {entry!r}")
+            values = dict(entry)
+            hba = values.pop("hba", None)
+            if hba is not None and hba not in hbas:
+                known = ", ".join(sorted(hbas)) or "none"
+                raise table.error(
+                    f"{key}.hba",
+                    f"no host bus adapter is called {hba!r}; the machine's are: {known}",
+                )
+            try:
+                rule_from_table(values, table.path(key), None)
+            except FaultError as error:
+                raise MachineDescriptionError(self.source, None, str(error)) from None
+            rules.append((hba, values))
+        # check_fault_settings refused every key but its settings and "rule".
+        return SCSIFaultDescription(settings, tuple(rules))
 
     def _check_topology(self, devices: list[DeviceDescription]) -> None:
         by_name: dict[str, DeviceDescription] = {}

@@ -20,10 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from kextlab.errors import InternalError
 from kextlab.machine.sizes import format_size, parse_size
 
 if TYPE_CHECKING:
     from kextlab.machine.machine import Machine
+    from kextlab.machine.scsi.bus import SCSIBus
 
 
 class ParameterError(ValueError):
@@ -111,6 +113,9 @@ class DeviceModel:
     summary: ClassVar[str] = ""
     #: The parameter schema; machine files may set exactly these keys.
     parameters: ClassVar[Mapping[str, Parameter]] = {}
+    #: A host bus adapter: it has a ``scsi_bus`` once realized, and machine files may
+    #: give it ``[[device.target]]`` entries.
+    has_scsi_bus: ClassVar[bool] = False
 
     def __init__(self, name: str, parameters: Mapping[str, Any]) -> None:
         self.name = name
@@ -139,6 +144,11 @@ class DeviceModel:
         return {
             key: checked.get(key, parameter.default) for key, parameter in cls.parameters.items()
         }
+
+    @property
+    def scsi_bus(self) -> SCSIBus:
+        """A host bus adapter's bus (models with ``has_scsi_bus`` override this)."""
+        raise InternalError(f"{self.name}: model {self.model!r} has no SCSI bus")
 
     def realize(self, machine: Machine) -> None:
         """Connect the device to ``machine``; subclasses call super first."""

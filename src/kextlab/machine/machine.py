@@ -14,18 +14,27 @@ its power-on state; nothing runs until someone drives it, through
 The ``console`` ring collects the machine's own messages (the boot log) with their
 virtual times; ``guest_errors`` collects every misprogramming of a device.
 
+SCSI targets a description gives a host bus adapter are built and plugged in (or
+scheduled to be, for hot-plug) when the adapter is realized; ``scsi_faults`` is the
+machine's one fault injector, installed on every SCSI bus (scsi_debug counts the
+commands of all its hosts together), configured from ``[scsi_faults]`` and open to
+tests at run time.  Closing the machine closes the targets' media.
+
 Threading rules: a machine belongs to the OS thread that created it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from kextlab.errors import MachineDescriptionError
 from kextlab.machine.address_space import AddressSpace, MmioRegion
 from kextlab.machine.description import (
     INTERRUPT_CONTROLLER_BASE,
     ROOT_BUS,
+    DeviceDescription,
     MachineDescription,
     load_machine_description,
 )
@@ -37,6 +46,9 @@ from kextlab.machine.pci.bridge import PCIBridge
 from kextlab.machine.pci.bus import PCIBus
 from kextlab.machine.pci.function import PCIFunction
 from kextlab.machine.pci.host import PCIHostBridge
+from kextlab.machine.scsi.attach import build_fault_injector, build_target
+from kextlab.machine.scsi.bus import SCSIBus
+from kextlab.machine.scsi.faults import FaultError, FaultInjector
 from kextlab.sim.log import LogRing
 from kextlab.sim.scheduler import Scheduler
 from kextlab.sim.trace import TraceRecorder
@@ -84,7 +96,21 @@ class Machine:
             guest_errors=self.guest_errors,
         )
         self.devices: dict[str, DeviceModel] = {}
-        self._build_devices()
+        self.scsi_faults = FaultInjector(self.scheduler)
+        self._media: list[Callable[[], None]] = []
+        try:
+            self._build_devices()
+            build_fault_injector(
+                self.scsi_faults,
+                description.scsi_faults,
+                {name: bus.name for name, bus in self.scsi_buses().items()},
+            )
+        except FaultError as error:
+            self.close()
+            raise MachineDescriptionError(description.source, None, str(error)) from None
+        except BaseException:
+            self.close()
+            raise
         self.scheduler.trace_point(
             "machine.power-on", f"{description.name} seed {seed} ram {self.memory.size:#x}"
         )
@@ -111,6 +137,40 @@ class Machine:
                 self.devices[entry.name] = device
                 if isinstance(device, PCIBridge):
                     buses[entry.name] = device.secondary_bus
+                if device.has_scsi_bus:
+                    self.scsi_faults.install(device.scsi_bus)
+                    self._attach_targets(entry, device.scsi_bus)
+
+    def _attach_targets(self, entry: DeviceDescription, bus: SCSIBus) -> None:
+        for target in entry.targets:
+            try:
+                built, close = build_target(target, f"{entry.name}.t{target.target_id}")
+            except OSError as error:
+                raise MachineDescriptionError(
+                    self.description.source,
+                    f"{target.key}.image",
+                    f"{error.filename or target.image}: {error.strerror or error}",
+                ) from None
+            except ValueError as error:  # the image modules' errors name the file
+                raise MachineDescriptionError(
+                    self.description.source, f"{target.key}.image", str(error)
+                ) from None
+            self._media.append(close)
+            parameters = target.parameters
+            try:
+                bus.attach(
+                    target.target_id,
+                    built,
+                    timing=target.timing,
+                    queue_depth=parameters["queue_depth"],
+                    at=parameters["attach_at_ns"] or None,
+                )
+            except ValueError as error:
+                raise MachineDescriptionError(
+                    self.description.source, f"{target.key}.id", str(error)
+                ) from None
+            if parameters["detach_at_ns"]:
+                bus.detach(target.target_id, at=parameters["detach_at_ns"])
 
     # -- lookup -------------------------------------------------------------------------------
 
@@ -132,6 +192,12 @@ class Machine:
         if not isinstance(device, PCIFunction):
             raise TypeError(f"device {name!r} is not a PCI function")
         return device
+
+    def scsi_buses(self) -> dict[str, SCSIBus]:
+        """The SCSI bus of every host bus adapter, by device name."""
+        return {
+            name: device.scsi_bus for name, device in self.devices.items() if device.has_scsi_bus
+        }
 
     def pci_functions(self) -> list[PCIFunction]:
         """Every PCI function, depth first in bus order."""
@@ -183,9 +249,14 @@ class Machine:
         self.scheduler.run_for(duration)
 
     def close(self) -> None:
-        """Stop the machine: unwind its threads and release its RAM."""
+        """Stop the machine: unwind its threads, close its media, release its RAM."""
         self.scheduler.shutdown()
-        self.memory.close()
+        media, self._media = self._media, []
+        try:
+            for close in media:
+                close()
+        finally:
+            self.memory.close()
 
     def __enter__(self) -> Machine:
         return self

@@ -43,6 +43,7 @@ from kextlab.kernel.kernel import Kernel
 from kextlab.machine.description import embedded_machine_names, load_machine_description
 from kextlab.machine.devices import DeviceCatalog
 from kextlab.machine.machine import Machine
+from kextlab.machine.scsi.attach import TARGET_PARAMETERS
 from kextlab.sim.trace import TraceRecorder
 from kextlab.userland import iokitlib as io
 from kextlab.userland.tools import ToolOutput
@@ -88,6 +89,8 @@ def fail(message: str) -> NoReturn:
 
 @contextmanager
 def trace_recorder(path: Path | None) -> Iterator[TraceRecorder]:
+    """A recorder writing to ``path`` (or to nothing); a run refused as bad input
+    leaves no trace file behind, a panic leaves its trace for the post-mortem."""
     if path is None:
         yield TraceRecorder()
         return
@@ -97,7 +100,13 @@ def trace_recorder(path: Path | None) -> Iterator[TraceRecorder]:
         fail(f"--trace {path}: cannot write the trace file: {error.strerror}")
     with stream:
         recorder = TraceRecorder(stream)
-        yield recorder
+        try:
+            yield recorder
+        except SystemExit as exit_:
+            if exit_.code == EXIT_BAD_INPUT:
+                stream.close()
+                path.unlink(missing_ok=True)
+            raise
         recorder.flush()
 
 
@@ -110,17 +119,19 @@ def powered_on(
         description = load_machine_description(machine_spec, DeviceCatalog.with_installed_plugins())
     except MachineDescriptionError as error:
         fail(str(error))
-    with (
-        trace_recorder(trace) as recorder,
-        Machine(description, seed=seed, trace=recorder) as machine,
-    ):
+    with trace_recorder(trace) as recorder:
         try:
-            tree = OpenFirmware(machine).power_on()
-            machine.run()
-        except KernelPanic as panic:
-            click.echo(panic.report, err=True)
-            sys.exit(EXIT_PANIC)
-        yield machine, tree
+            machine = Machine(description, seed=seed, trace=recorder)
+        except MachineDescriptionError as error:  # a target's image, say
+            fail(str(error))
+        with machine:
+            try:
+                tree = OpenFirmware(machine).power_on()
+                machine.run()
+            except KernelPanic as panic:
+                click.echo(panic.report, err=True)
+                sys.exit(EXIT_PANIC)
+            yield machine, tree
 
 
 @contextmanager
@@ -343,10 +354,17 @@ def machines() -> None:
 
 @main.command()
 def devices() -> None:
-    """List the device models machine files can use, with their parameters."""
+    """List the device models machine files can use, with their parameters, and the
+    SCSI targets a host bus adapter can have."""
     for name, model in DeviceCatalog.with_installed_plugins().models():
         click.echo(f"{name}: {model.summary}")
         for key, parameter in model.parameters.items():
+            click.echo(f"    {key}: {parameter.help} ({parameter.describe()})")
+    click.echo()
+    click.echo("SCSI targets ([[device.target]] of a host bus adapter; id and type, then):")
+    for kind, schema in TARGET_PARAMETERS.items():
+        click.echo(f"  {kind}:")
+        for key, parameter in schema.items():
             click.echo(f"    {key}: {parameter.help} ({parameter.describe()})")
 
 

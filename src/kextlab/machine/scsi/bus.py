@@ -20,8 +20,10 @@ moving the data then.  So queued commands complete in order, throughput is bound
 as on a real drive, and a run is reproducible from the seed.
 
 Faults: a ``FaultPolicy`` (``kextlab.machine.scsi.faults``) sees every command before
-it is timed and may drop it, delay it, replace its outcome or refuse it; it is
-consulted again for task-management functions, which it may make fail.
+it is timed and may drop it, delay it, replace its outcome, refuse it or take the
+target off the bus; it is consulted again for task-management functions, which it
+may make fail.  A dropped command stays in flight, never completing by itself, so
+that an abort or a reset can still end it, as on a real target that went silent.
 
 Threading rules: everything runs as scheduler events or in the submitting context;
 nothing blocks.
@@ -62,7 +64,11 @@ class Timing:
 class FaultDecision:
     """What a fault policy decided for one command.
 
-    ``drop``: never complete it (the initiator's timeout must fire);
+    ``drop``: never complete it (the initiator's timeout must fire; an abort or a
+    reset still ends it);
+    ``detach``: the target drops off the bus now; the command meets an empty ID;
+    ``status``: answer with this status at once, without running the command
+    (BUSY, TASK SET FULL), as a target that cannot take it;
     ``outcome``: replace the command's result with this function's doing, run
     instead of the target (None: the target executes normally);
     ``after``: let the target execute, then adjust the request;
@@ -70,6 +76,8 @@ class FaultDecision:
     """
 
     drop: bool = False
+    detach: bool = False
+    status: Status | None = None
     outcome: Callable[[SCSIRequest], None] | None = None
     after: Callable[[SCSIRequest], None] | None = None
     extra_delay_ns: int = 0
@@ -77,11 +85,14 @@ class FaultDecision:
 
 class FaultPolicy(Protocol):
     def on_command(
-        self, target_id: int, target: SCSITarget, request: SCSIRequest
+        self, bus: SCSIBus, target_id: int, target: SCSITarget, request: SCSIRequest
     ) -> FaultDecision | None: ...
 
-    def on_task_management(self, target_id: int, function: str) -> bool:
-        """False makes the task-management function fail."""
+    def on_task_management(
+        self, bus: SCSIBus, target_id: int, function: str, request: SCSIRequest | None
+    ) -> bool:
+        """False makes the task-management function (``"abort"`` of ``request``,
+        ``"reset"`` of the target) fail."""
         ...
 
 
@@ -93,7 +104,8 @@ class _Slot:
     timing: Timing
     queue_depth: int
     busy_until: int = 0
-    in_flight: dict[int, tuple[SCSIRequest, Event]] = field(default_factory=dict)
+    #: Commands started and not yet ended, by submission key; a dropped one has no event.
+    in_flight: dict[int, tuple[SCSIRequest, Event | None]] = field(default_factory=dict)
 
 
 class SCSIBus:
@@ -162,7 +174,8 @@ class SCSIBus:
         if slot is None:
             return
         for request, event in list(slot.in_flight.values()):
-            event.cancel()
+            if event is not None:
+                event.cancel()
             request.host_status = HostStatus.NO_TARGET
             self._finish(request)
         self.scheduler.trace_point(f"{self.name}.detach", f"{target_id} {slot.target.name}")
@@ -182,6 +195,14 @@ class SCSIBus:
         self.commands_submitted += 1
         scheduler = self.scheduler
         slot = self._slots.get(target_id)
+        decision = (
+            self.faults.on_command(self, target_id, slot.target, request)
+            if self.faults is not None and slot is not None
+            else None
+        )
+        if decision is not None and decision.detach:
+            self.detach(target_id)
+            slot = None
         if slot is None:
             request.host_status = HostStatus.NO_TARGET
             scheduler.after(
@@ -190,20 +211,21 @@ class SCSIBus:
                 f"{self.name}.selection-timeout {target_id}",
             )
             return
-        decision = (
-            self.faults.on_command(target_id, slot.target, request)
-            if self.faults is not None
-            else None
-        )
+        key = self._ids
+        self._ids += 1
         if decision is not None and decision.drop:
             scheduler.trace_point(f"{self.name}.dropped", f"{target_id} tag {request.tag}")
+            slot.in_flight[key] = (request, None)
             return
+        refused = decision.status if decision is not None else None
         if len(slot.in_flight) >= slot.queue_depth:
-            request.status = Status.TASK_SET_FULL
+            refused = Status.TASK_SET_FULL
+        if refused is not None:
+            request.status = refused
             scheduler.after(
                 slot.timing.command_ns,
                 lambda: self._finish(request),
-                f"{self.name}.task-set-full {target_id}",
+                f"{self.name}.refused {target_id} {request.status.name}",
             )
             return
         jitter = 0
@@ -216,14 +238,17 @@ class SCSIBus:
         if decision is not None:
             duration += decision.extra_delay_ns
         slot.busy_until = start + duration
-        key = self._ids
-        self._ids += 1
         event = scheduler.at(
             start + duration,
             lambda: self._execute(target_id, key, decision),
             f"{self.name}.execute {target_id} tag {request.tag}",
         )
         slot.in_flight[key] = (request, event)
+
+    def queue_occupancy(self, target_id: int) -> tuple[int, int]:
+        """(commands in flight, queue depth) of the target at ``target_id``."""
+        slot = self._slots.get(target_id)
+        return (len(slot.in_flight), slot.queue_depth) if slot is not None else (0, 0)
 
     def _execute(self, target_id: int, key: int, decision: FaultDecision | None) -> None:
         slot = self._slots[target_id]
@@ -248,14 +273,17 @@ class SCSIBus:
 
     def abort(self, target_id: int, tag: int) -> bool:
         """ABORT TASK: end the command with ``tag``; False if none or the abort failed."""
-        if self.faults is not None and not self.faults.on_task_management(target_id, "abort"):
-            return False
         slot = self._slots.get(target_id)
         if slot is None:
             return False
         for key, (request, event) in list(slot.in_flight.items()):
             if request.tag == tag:
-                event.cancel()
+                if self.faults is not None and not self.faults.on_task_management(
+                    self, target_id, "abort", request
+                ):
+                    return False
+                if event is not None:
+                    event.cancel()
                 del slot.in_flight[key]
                 request.host_status = HostStatus.ABORTED
                 self._finish(request)
@@ -264,10 +292,12 @@ class SCSIBus:
 
     def reset_target(self, target_id: int) -> bool:
         """TARGET RESET: end every command of the target; its units report the reset."""
-        if self.faults is not None and not self.faults.on_task_management(target_id, "reset"):
-            return False
         slot = self._slots.get(target_id)
         if slot is None:
+            return False
+        if self.faults is not None and not self.faults.on_task_management(
+            self, target_id, "reset", None
+        ):
             return False
         self._end_all(slot, HostStatus.RESET)
         slot.target.reset()
@@ -281,7 +311,8 @@ class SCSIBus:
 
     def _end_all(self, slot: _Slot, status: HostStatus) -> None:
         for request, event in list(slot.in_flight.values()):
-            event.cancel()
+            if event is not None:
+                event.cancel()
             request.host_status = status
             self._finish(request)
         slot.in_flight.clear()
