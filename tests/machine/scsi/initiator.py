@@ -2,23 +2,20 @@
 
 ``issue`` runs one CDB on a unit the way an HBA would hand it over (a
 ``SCSIRequest`` with a buffer in the right direction) and returns the finished
-request; ``data_of`` and ``sense_of`` read its outcome.  ``UnitDevice`` is the
-python-scsi device of ``shared/spec/scsi.md`` §5.2, so that an independent client
-builds the CDBs and decodes the answers (used until ``kextlab.testing`` has one).
+request; ``data_of`` and ``sense_of`` read its outcome.  ``pyscsi_device`` wraps a
+unit in ``kextlab.testing.pyscsi_backend``'s python-scsi device (spec §5.2), so that
+an independent client builds the CDBs and decodes the answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from pyscsi.pyscsi import scsi_enum_command
-from pyscsi.pyscsi.scsi_exception import SCSIDeviceCommandExceptionMeta
-
-from kextlab.machine.scsi import Direction, LogicalUnit, MemoryBuffer, SCSIRequest
+from kextlab.machine.scsi import Direction, LogicalUnit, MemoryBuffer, SCSIRequest, SCSITarget
 from kextlab.machine.scsi.constants import Opcode, Status
 from kextlab.machine.scsi.sense import DecodedSense, SenseCode, decode
+from kextlab.testing.pyscsi_backend import EmulatedTargetDevice
 
 
 def issue(
@@ -96,32 +93,6 @@ def make_iso(path: Path, sectors: int = 64, volume_id: str = "KEXTLAB") -> Path:
     return path
 
 
-class UnitDevice(metaclass=SCSIDeviceCommandExceptionMeta):
-    """A python-scsi device that executes commands on a kextlab logical unit.
-
-    It mirrors ``ISCSIDevice.execute``: a command with ``datain`` is a read of that
-    many bytes, one with ``dataout`` a write; CHECK CONDITION raises
-    ``self.CheckCondition(sense)`` after setting ``cmd.sense``.
-    """
-
-    def __init__(self, unit: LogicalUnit) -> None:
-        self.unit = unit
-        self.opcodes = scsi_enum_command.spc  # python-scsi's SCSI() replaces it
-        self.devicetype: int | None = None
-        self.last_request: SCSIRequest | None = None
-
-    def execute(self, cmd: Any, en_raw_sense: bool = False) -> None:
-        request = issue(
-            self.unit, bytes(cmd.cdb), data_in=len(cmd.datain), data_out=bytes(cmd.dataout)
-        )
-        self.last_request = request
-        if request.direction is Direction.IN:
-            cmd.datain[: request.transferred] = data_of(request)
-        if request.status is Status.CHECK_CONDITION:
-            cmd.sense = request.sense
-            if en_raw_sense:
-                cmd.raw_sense_data = request.sense
-            raise self.CheckCondition(request.sense)
-
-    def close(self) -> None:
-        pass
+def pyscsi_device(unit: LogicalUnit) -> EmulatedTargetDevice:
+    """python-scsi's device for ``unit``, as LUN 0 of a target of its own."""
+    return EmulatedTargetDevice(SCSITarget(unit.name, {0: unit}))

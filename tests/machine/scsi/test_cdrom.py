@@ -20,15 +20,16 @@ from kextlab.machine.scsi import HostStatus, sense
 from kextlab.machine.scsi.cdrom import CDROMUnit, lba_to_msf
 from kextlab.machine.scsi.constants import Opcode, Status
 from kextlab.machine.scsi.sense import decode
+from kextlab.testing.pyscsi_backend import EmulatedTargetDevice
 
 from .initiator import (
-    UnitDevice,
     assert_good,
     assert_sense,
     clear_power_on,
     data_of,
     issue,
     make_iso,
+    pyscsi_device,
 )
 
 SECTORS = 64
@@ -327,7 +328,7 @@ class ReadToc(SCSICommand):
 def test_python_scsi_reads_the_toc_capacity_and_sectors_of_an_iso(cd: CDROMUnit) -> None:
     """An independent client: python-scsi sees an MMC device, reads the TOC (one data
     track and the lead-out), READ CAPACITY and the volume descriptor sectors."""
-    client = SCSI(UnitDevice(cd), blocksize=2048)
+    client = SCSI(pyscsi_device(cd), blocksize=2048)
     assert client.device.devicetype == 0x05
     toc = ReadToc(mmc.READ_TOC_PMA_ATIP)
     client.execute(toc)
@@ -352,8 +353,8 @@ def test_python_scsi_reads_the_toc_capacity_and_sectors_of_an_iso(cd: CDROMUnit)
 
 def test_python_scsi_sees_no_medium_as_a_check_condition(empty_drive: CDROMUnit) -> None:
     """Without a disc python-scsi's READ TOC raises CheckCondition NOT READY 3A/00."""
-    client = SCSI(UnitDevice(empty_drive), blocksize=2048)
-    with pytest.raises(UnitDevice.CheckCondition) as caught:
+    client = SCSI(pyscsi_device(empty_drive), blocksize=2048)
+    with pytest.raises(EmulatedTargetDevice.CheckCondition) as caught:
         client.execute(ReadToc(mmc.READ_TOC_PMA_ATIP))
     assert caught.value.data["sense_key"] == 0x02
     assert (caught.value.asc, caught.value.ascq) == (0x3A, 0x00)

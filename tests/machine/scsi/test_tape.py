@@ -22,8 +22,9 @@ from kextlab.machine.scsi.awstape import AWSTape
 from kextlab.machine.scsi.constants import Opcode, Status
 from kextlab.machine.scsi.sense import decode
 from kextlab.machine.scsi.tape import TapeUnit
+from kextlab.testing.pyscsi_backend import EmulatedTargetDevice
 
-from .initiator import UnitDevice, assert_good, assert_sense, clear_power_on, data_of, issue
+from .initiator import assert_good, assert_sense, clear_power_on, data_of, issue, pyscsi_device
 
 
 @pytest.fixture
@@ -213,7 +214,7 @@ def test_records_and_filemarks_written_through_python_scsi_read_back_and_open_as
     """The issue's scenario: python-scsi writes records and filemarks, rewinds, spaces
     and reads them back; the file opens with the AWSTAPE reader and its headers,
     checked byte by byte, are Hercules'."""
-    client = SCSI(UnitDevice(drive))
+    client = SCSI(pyscsi_device(drive))
     assert client.device.devicetype == 0x01
     for data in (b"HDR1", b"payload-one", b"payload-two!"):
         client.execute(Write6(ssc.WRITE_6, data))
@@ -229,7 +230,7 @@ def test_records_and_filemarks_written_through_python_scsi_read_back_and_open_as
     label = Read6(ssc.READ_6, 4)
     client.execute(label)
     assert label.datain == b"EOF1"
-    with pytest.raises(UnitDevice.CheckCondition) as stopped:
+    with pytest.raises(EmulatedTargetDevice.CheckCondition) as stopped:
         client.execute(Space6(ssc.SPACE_6, 0, -3))  # back over EOF1, then the filemark
     assert stopped.value.data["filemark"] == 1
     assert stopped.value.data["information"] == (-2) & 0xFFFF_FFFF
@@ -238,7 +239,7 @@ def test_records_and_filemarks_written_through_python_scsi_read_back_and_open_as
     again = Read6(ssc.READ_6, 12)
     client.execute(again)
     assert again.datain == b"payload-two!"
-    with pytest.raises(UnitDevice.CheckCondition) as caught:
+    with pytest.raises(EmulatedTargetDevice.CheckCondition) as caught:
         client.execute(Read6(ssc.READ_6, 64))
     assert caught.value.data["filemark"] == 1
     assert caught.value.data["sense_key"] == 0x00
