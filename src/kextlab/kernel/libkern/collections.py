@@ -8,7 +8,9 @@ is freed, as libkern does.
 Equality (``shared/spec/iokit-matching.md`` §1.2, §1.5): arrays compare element-wise
 in order; dictionaries compare all keys (``isEqualTo(other)``: same count, equal
 values) or a chosen set of keys (``isEqualTo(other, keys)``, what IOPropertyMatch
-uses); sets compare membership by identity.
+uses).  A set's members are distinct objects (identity, as ``OSSet::member``
+compares pointers); two sets are equal when each member of the other is one of ours
+or equals our member at the same index (``OSSet::isEqualTo``).
 
 ``OSOrderedSet`` keeps its members sorted by an ordering function
 ``order(a, b, context) -> int``: ``setObject`` walks from the front while
@@ -201,13 +203,31 @@ class OSDictionary(OSCollection):
     def flushCollection(self) -> None:
         self._entries.clear()
 
-    def isEqualTo(self, other: object, keys: Iterable[str | OSString] | None = None) -> bool:
+    def isEqualTo(
+        self, other: object, keys: OSCollection | Iterable[str | OSString] | None = None
+    ) -> bool:
+        """All keys (same count, equal values) or only ``keys``: each in both
+        dictionaries with ``mine.isEqualTo(theirs)`` (``OSDictionary::isEqualTo``).
+
+        ``keys`` may be an OS collection, as in xnu: a dictionary stands for its keys
+        (IOPropertyMatch calls ``properties.isEqualTo(match, match)``), and the
+        members of an array or set are read up to the first that is not a string.
+        """
         if not isinstance(other, OSDictionary):
             return False
+        names: Iterable[str]
         if keys is None:
             if len(other) != len(self):
                 return False
-            names: Iterable[str] = self._entries
+            names = self._entries
+        elif isinstance(keys, OSDictionary):
+            names = keys.keys()
+        elif isinstance(keys, OSCollection):
+            names = []
+            for member in keys.members():
+                if not isinstance(member, OSString):
+                    break
+                names.append(member.getCStringNoCopy())
         else:
             names = [_key(key) for key in keys]
         for name in names:
@@ -274,13 +294,25 @@ class OSSet(OSCollection):
     def getAnyObject(self) -> OSObject | None:
         return self._members[0] if self._members else None
 
+    def merge(self, other: OSArray | OSSet) -> bool:
+        """Add every member of ``other`` that is not already one of ours (``OSSet::merge``)."""
+        for obj in other:
+            if not self.containsObject(obj):
+                self.setObject(obj)
+        return True
+
     def flushCollection(self) -> None:
         self._members.clear()
 
     def isEqualTo(self, other: object) -> bool:
+        """``OSSet::isEqualTo``: equal counts, and each of the other set's members is
+        one of ours or equals our member at the same index."""
         if not isinstance(other, OSSet) or len(other) != len(self):
             return False
-        return all(other.containsObject(member) for member in self._members)
+        return all(
+            self.containsObject(theirs) or theirs.isEqualTo(mine)
+            for theirs, mine in zip(other._members, self._members, strict=True)
+        )
 
     def __repr__(self) -> str:
         return f"OSSet({self._members!r})"

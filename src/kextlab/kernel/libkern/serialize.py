@@ -4,15 +4,18 @@ Mirrors libkern's ``OSSerialize.cpp`` and ``OSUnserializeXML.y``.  This is the X
 kernel hands to user space (``IORegistryEntryCreateCFProperties``) and reads kext
 personalities from, and it differs from Apple's property-list XML:
 
-* every object carries an ``ID`` attribute, and an object met again is written as an
-  empty element with ``IDREF`` (``<string IDREF="3"/>``), so shared objects and the
-  same symbol used twice stay shared;
-* integers carry their bit size and are written in hex: ``<integer size="32">0x3e8</integer>``;
+* every object carries an ``ID`` attribute (numbered as objects are first met;
+  booleans and dictionary keys take none), and an object met again is written
+  ``<reference IDREF="3"/>`` (``OSSerialize::previouslySerialized``), so shared objects
+  and the same symbol used twice stay shared.  The reader, like OSUnserializeXML,
+  takes an IDREF on any element name;
+* integers carry their bit size and are written in hex:
+  ``<integer size="32" ID="2">0x3e8</integer>``;
 * sets are ``<set>`` elements (CF plists have no sets; ``plistlib`` silently misreads
   them, which is why kextlab has this reader);
 * an object that cannot serialize itself (an IOService in a property, a command
   object) is written as the string ``"<Class> is not serializable"``, as
-  ``OSSerialize::addObject`` does.
+  ``OSObject::serialize`` does, through a temporary OSString that takes an ID.
 
 The reader accepts this format and plain property lists alike (no IDs, sizeless
 integers in decimal or hex, ``<real>``, ``<date>`` as strings), which is what kext
@@ -67,7 +70,7 @@ class OSSerialize:
         """Open ``tag`` for ``obj``, or write an IDREF and return False if seen before."""
         key = id(obj)
         if key in self._ids:
-            self._parts.append(f'<{tag} IDREF="{self._ids[key]}"/>')
+            self._parts.append(f'<reference IDREF="{self._ids[key]}"/>')
             return False
         identifier = len(self._ids)
         self._ids[key] = identifier
@@ -117,60 +120,62 @@ class OSSerialize:
         return True
 
     def add_not_serializable(self, obj: OSObject) -> bool:
-        """What an object without its own serializer becomes: a string saying so."""
-        self._parts.append(f"<string>{escape(obj.getClassName())} is not serializable</string>")
-        return True
+        """What an object without its own serializer becomes: a string saying so
+        (``OSObject::serialize``), which is an object of the graph like any other."""
+        string = OSString(f"{obj.getClassName()} is not serializable")
+        try:
+            return self.add_string(string)
+        finally:
+            string.release()
 
 
 # -- reading ------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(
-    r"\s*(?:<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->)*\s*"
-    r"<(?P<close>/)?(?P<tag>[A-Za-z]+)(?P<attributes>[^>]*?)(?P<empty>/)?>",
-    re.DOTALL,
-)
+#: Whatever may come between elements: space, the XML declaration and other processing
+#: instructions, a DOCTYPE, comments.
+_PROLOG = re.compile(r"(?:\s+|<\?.*?\?>|<!DOCTYPE[^>]*>|<!--.*?-->)*", re.DOTALL)
+_TAG = re.compile(r"<(?P<close>/)?(?P<tag>[A-Za-z]+)(?P<attributes>[^>]*?)(?P<empty>/)?>")
 _ATTRIBUTE = re.compile(r'([A-Za-z]+)\s*=\s*"([^"]*)"')
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}
-
-
-def _unescape(text: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        entity = match.group(0)
-        if entity in _ENTITIES:
-            return _ENTITIES[entity]
-        if entity.startswith("&#x"):
-            return chr(int(entity[3:-1], 16))
-        if entity.startswith("&#"):
-            return chr(int(entity[2:-1]))
-        raise XMLFormatError(f"unknown entity {entity}")
-
-    return re.sub(r"&#?[A-Za-z0-9]+;", replace, text)
 
 
 class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
         self.position = 0
+        #: Where the last tag read begins, and where the last element's text begins:
+        #: errors name the offset of what is wrong, not of what follows it.
+        self.tag_start = 0
+        self.content_start = 0
         self.ids: dict[str, OSObject] = {}
 
-    def error(self, message: str) -> XMLFormatError:
-        return XMLFormatError(f"kernel XML at offset {self.position}: {message}")
+    def error(self, message: str, at: int | None = None) -> XMLFormatError:
+        offset = self.position if at is None else at
+        return XMLFormatError(f"kernel XML at offset {offset}: {message}")
+
+    def skip_prolog(self) -> None:
+        match = _PROLOG.match(self.text, self.position)
+        if match is not None:
+            self.position = match.end()
 
     def next_tag(self) -> tuple[str, bool, bool, dict[str, str]]:
         """(tag, closing, empty, attributes) of the next element tag."""
-        match = _TOKEN.match(self.text, self.position)
+        self.skip_prolog()
+        match = _TAG.match(self.text, self.position)
         if match is None:
             raise self.error("expected an element")
+        self.tag_start = self.position
         self.position = match.end()
         attributes = dict(_ATTRIBUTE.findall(match.group("attributes") or ""))
         return (
             match.group("tag"),
             bool(match.group("close")),
             bool(match.group("empty")),
-            (attributes),
+            attributes,
         )
 
     def text_until(self, tag: str) -> str:
+        self.content_start = self.position
         end = self.text.find(f"</{tag}>", self.position)
         if end < 0:
             raise self.error(f"<{tag}> is not closed")
@@ -178,11 +183,29 @@ class _Reader:
         self.position = end + len(tag) + 3
         return content
 
+    def unescape(self, text: str, offset: int) -> str:
+        """``text`` (found at ``offset``) with its entities replaced."""
+
+        def replace(match: re.Match[str]) -> str:
+            entity = match.group(0)
+            if entity in _ENTITIES:
+                return _ENTITIES[entity]
+            try:
+                if entity.startswith("&#x"):
+                    return chr(int(entity[3:-1], 16))
+                if entity.startswith("&#"):
+                    return chr(int(entity[2:-1], 10))
+            except ValueError:
+                pass
+            raise self.error(f"unknown entity {entity}", offset + match.start())
+
+        return re.sub(r"&#?[A-Za-z0-9]+;", replace, text)
+
     def value(self, tag: str, empty: bool, attributes: dict[str, str]) -> OSObject:
         reference = attributes.get("IDREF")
         if reference is not None:
             if reference not in self.ids:
-                raise self.error(f"IDREF {reference} names no earlier object")
+                raise self.error(f"IDREF {reference} names no earlier object", self.tag_start)
             found = self.ids[reference]
             found.retain()
             return found
@@ -209,7 +232,7 @@ class _Reader:
                 self.entries(dictionary)
             return dictionary
         else:
-            raise self.error(f"unknown element <{tag}>")
+            raise self.error(f"unknown element <{tag}>", self.tag_start)
         self._remember(attributes, obj)
         return obj
 
@@ -224,7 +247,7 @@ class _Reader:
             tag, closing, empty, attributes = self.next_tag()
             if closing:
                 if tag != container:
-                    raise self.error(f"</{tag}> closes <{container}>")
+                    raise self.error(f"</{tag}> closes <{container}>", self.tag_start)
                 return found
             found.append(self.value(tag, empty, attributes))
 
@@ -233,38 +256,52 @@ class _Reader:
             tag, closing, empty, attributes = self.next_tag()
             if closing:
                 if tag != "dict":
-                    raise self.error(f"</{tag}> closes <dict>")
+                    raise self.error(f"</{tag}> closes <dict>", self.tag_start)
                 return
             if tag != "key":
-                raise self.error(f"expected <key> in <dict>, found <{tag}>")
-            key = "" if empty else _unescape(self.text_until("key"))
+                raise self.error(f"expected <key> in <dict>, found <{tag}>", self.tag_start)
+            key = "" if empty else self.text_until("key")
+            key = self.unescape(key, self.content_start)
             tag, closing, empty, attributes = self.next_tag()
             if closing:
-                raise self.error(f"key {key!r} has no value")
+                raise self.error(f"key {key!r} has no value", self.tag_start)
             value = self.value(tag, empty, attributes)
             dictionary.setObject(key, value)
             value.release()
 
+    def end(self) -> None:
+        """Only space, comments and a closing ``</plist>`` may follow the object."""
+        self.skip_prolog()
+        if self.text.startswith("</plist>", self.position):
+            self.position += len("</plist>")
+            self.skip_prolog()
+        if self.position < len(self.text):
+            raise self.error("text after the object")
+
 
 def _string(reader: _Reader, content: str, attributes: dict[str, str]) -> OSObject:
-    return OSString(_unescape(content))
+    return OSString(reader.unescape(content, reader.content_start))
 
 
 def _integer(reader: _Reader, content: str, attributes: dict[str, str]) -> OSObject:
+    size = attributes.get("size", "64")
+    if not size.isdigit() or not 1 <= int(size) <= 64:
+        raise reader.error(
+            f"integer size {size!r} is not a number of bits from 1 to 64", reader.tag_start
+        )
     text = content.strip()
     try:
         value = int(text, 0) if text.lower().startswith(("0x", "-0x")) else int(text)
     except ValueError:
-        raise reader.error(f"{text!r} is not an integer") from None
-    bits = int(attributes.get("size", "64"))
-    return OSNumber(value, bits)
+        raise reader.error(f"{text!r} is not an integer", reader.content_start) from None
+    return OSNumber(value, int(size))
 
 
 def _data(reader: _Reader, content: str, attributes: dict[str, str]) -> OSObject:
     try:
         return OSData(base64.b64decode("".join(content.split()), validate=True))
     except ValueError:
-        raise reader.error("<data> is not base64") from None
+        raise reader.error("<data> is not base64", reader.content_start) from None
 
 
 def _real(reader: _Reader, content: str, attributes: dict[str, str]) -> OSObject:
@@ -284,8 +321,14 @@ def OSUnserializeXML(text: str) -> OSObject:
     """The object graph in ``text``; ``XMLFormatError`` if it is not kernel XML or a plist."""
     reader = _Reader(text)
     tag, closing, empty, attributes = reader.next_tag()
-    if tag == "plist":
+    if tag == "plist" and not closing:
         tag, closing, empty, attributes = reader.next_tag()
     if closing:
-        raise reader.error(f"unexpected </{tag}>")
-    return reader.value(tag, empty, attributes)
+        raise reader.error(f"unexpected </{tag}>", reader.tag_start)
+    obj = reader.value(tag, empty, attributes)
+    try:
+        reader.end()
+    except XMLFormatError:
+        obj.release()
+        raise
+    return obj

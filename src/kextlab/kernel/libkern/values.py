@@ -4,9 +4,14 @@ Mirrors libkern's ``OSString.cpp``, ``OSSymbol.cpp``, ``OSNumber.cpp``,
 ``OSData.cpp`` and ``OSBoolean.cpp``, with their equality rules exactly as matching
 needs them (``shared/spec/iokit-matching.md`` §1.2, §1.5):
 
-* an ``OSString`` equals an ``OSData`` whose bytes are the string's, with or without
-  one trailing NUL (so ``IOPropertyMatch {"name" = "display"}`` matches the data
-  property ``name = <"display\\0">``);
+* ``OSString`` and ``OSData`` compare across types, by xnu's two functions, which
+  are not mirror images.  ``OSData::isEqualTo(const OSString *)`` allows the data one
+  trailing NUL: ``<"display">`` and ``<"display\\0">`` both equal ``"display"`` (the
+  direction IOPropertyMatch takes, so ``{"name" = "display"}`` matches the data
+  property ``name = <"display\\0">``).  ``OSString::isEqualTo(const OSData *)``
+  counts the string's terminator in its length, so the data must end with that NUL
+  and may have one more: ``<"display\\0">`` and ``<"display\\0\\0">`` equal
+  ``"display"``, ``<"display">`` does not;
 * two ``OSData`` are equal only with equal lengths and bytes;
 * ``OSNumber`` compares ``unsigned64BitValue()`` only: the bit size is ignored when
   comparing, but values are masked to their size when created, and printing honours
@@ -66,9 +71,11 @@ class OSString(OSObject):
         if isinstance(other, str):
             return self._string == other
         if isinstance(other, OSData):
+            # OSString::isEqualTo(const OSData *): the string's length counts its NUL,
+            # and the data may carry one byte more if that byte is a NUL too.
             data = other.getBytesNoCopy()
-            encoded = self._string.encode("utf-8")
-            return data == encoded or data == encoded + b"\0"
+            terminated = self._string.encode("utf-8") + b"\0"
+            return data == terminated or data == terminated + b"\0"
         return False
 
     def serialize(self, serializer: OSSerialize) -> bool:
@@ -87,7 +94,9 @@ class OSSymbol(OSString):
             return cls(string)
         pool = registry.symbol_pool
         symbol = pool.get(string)
-        if isinstance(symbol, OSSymbol):
+        # A symbol released to zero has left xnu's pool (OSSymbol::free), even if
+        # Python still holds the dead object.
+        if isinstance(symbol, OSSymbol) and not symbol.freed:
             symbol.retain()
             return symbol
         created = cls(string)
@@ -198,7 +207,10 @@ class OSData(OSObject):
         if isinstance(other, OSData):
             return self._data == other._data
         if isinstance(other, OSString):
-            return other.isEqualTo(self)
+            # OSData::isEqualTo(const OSString *): the string's characters, with or
+            # without one trailing NUL in the data.
+            encoded = other.getCStringNoCopy().encode("utf-8")
+            return self._data == encoded or self._data == encoded + b"\0"
         if isinstance(other, bytes | bytearray):
             return self._data == other
         return False

@@ -9,11 +9,14 @@ their NUL), plus:
 * ``AAPL,phandle``: the node's phandle as one cell, as BootX adds when it flattens
   the tree, so that ``interrupt-parent`` and ``interrupt-map`` can be resolved (by
   ``ioreg -f`` among others);
-* the entry's name is the node's ``name``; its location is ``AAPL,unit-string`` when
-  the node has one, else the first ``reg`` cell in upper-case hex (a PCI node at
-  device 0xd, function 0, is ``6800``; IOPCIFamily rewrites PCI locations later);
-* the root node is the ``IOPlatformExpertDevice`` and takes the name of its first
-  ``compatible`` string (the model), in every plane.
+* the entry's name is the node's ``name``; its location, for all planes, is
+  ``AAPL,unit-string`` when the node has one (BootX writes it without a NUL, and
+  ``MakeReferenceTable`` consumes it: it is not kept as a property), else the first
+  ``reg`` cell in upper-case hex (a PCI node at device 0xd, function 0, is ``6800``;
+  IOPCIFamily rewrites PCI locations later);
+* the root node is the ``IOPlatformExpertDevice``: it keeps its ``name``
+  (``device-tree``) in the IODeviceTree plane and takes its first ``compatible``
+  string (the model) as its name everywhere else, as ``IODeviceTreeAlloc`` renames it.
 
 Every other node is an ``IOService``, not yet registered: a nub for the platform to
 publish.
@@ -27,12 +30,17 @@ from kextlab.kernel.registry.entry import IORegistryEntry
 from kextlab.kernel.registry.registry import IORegistry, kIODeviceTreePlane
 from kextlab.kernel.service.service import IOService
 
+#: The property BootX stores a node's unit address in (``gIODTUnitKey``).
+UNIT_STRING = "AAPL,unit-string"
+
 
 def device_tree_location(node: DeviceTreeNode) -> str | None:
-    """The registry location xnu gives a device-tree node."""
-    unit = node.get_string("AAPL,unit-string")
+    """The registry location xnu gives a device-tree node (``MakeReferenceTable``)."""
+    unit = node.get_property(UNIT_STRING)
     if unit is not None:
-        return unit
+        # "all OF strings are null terminated... except this one": up to the first NUL,
+        # at most 31 characters.
+        return unit[:31].split(b"\0", 1)[0].decode("latin-1")
     reg = node.get_property("reg")
     if reg is None or len(reg) < 4:
         return None
@@ -49,6 +57,8 @@ def build_device_tree_plane(
     def mirror(node: DeviceTreeNode, parent: IORegistryEntry) -> None:
         entry: IORegistryEntry = root_entry if node.parent is None else IOService()
         for name, value in node.properties.items():
+            if name == UNIT_STRING:
+                continue  # it becomes the location
             data = OSData(value)
             entry.getPropertyTable().setObject(name, data)
             data.release()
@@ -59,7 +69,7 @@ def build_device_tree_plane(
         entry.firmware_unit_address = node.unit_address
         location = device_tree_location(node)
         if location is not None:
-            entry.setLocation(location, plane)
+            entry.setLocation(location)  # for every plane, as MakeReferenceTable does
         entry.attachToParent(parent, plane)
         if entry is not root_entry:
             entry.release()  # the plane link holds it
@@ -70,5 +80,6 @@ def build_device_tree_plane(
     mirror(tree.root, registry.getRoot())
     compatible = tree.root.get_strings("compatible")
     if compatible:
+        root_entry.setName(root_entry.getName(), plane)
         root_entry.setName(compatible[0])
     return entries

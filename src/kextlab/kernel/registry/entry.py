@@ -56,10 +56,16 @@ class IORegistryEntry(OSObject):
         self.firmware_unit_address: str | None = None
 
     def init(self, dictionary: OSDictionary | None = None) -> bool:
-        """Start with ``dictionary`` as the property table (a copy of its entries)."""
+        """Take ``dictionary`` itself as the property table (``IORegistryEntry::init``:
+        a driver's table *is* the matching dictionary probeCandidates made for it);
+        an ``IOName`` string in it names the entry."""
         if dictionary is not None:
-            for key, value in dictionary.items():
-                self._properties.setObject(key, value)
+            dictionary.retain()
+            self._properties.release()
+            self._properties = dictionary
+        name = self._properties.getObject("IOName")
+        if isinstance(name, OSString):
+            self.setName(name.getCStringNoCopy())
         return True
 
     def __repr__(self) -> str:
@@ -148,6 +154,8 @@ class IORegistryEntry(OSObject):
 
     def attachToParent(self, parent: IORegistryEntry, plane: IORegistryPlane) -> bool:
         """Link ``self`` under ``parent`` in ``plane`` (after its existing children)."""
+        if parent is self:
+            return False
         registry = parent._registry
         if registry is None:
             raise ValueError(f"{parent!r} is not in a registry")
@@ -172,12 +180,19 @@ class IORegistryEntry(OSObject):
         parent.release()
         self.release()
 
-    def detachAll(self, plane: IORegistryPlane) -> None:
-        """Detach from every parent and child in ``plane``."""
+    def detachAbove(self, plane: IORegistryPlane) -> None:
+        """Detach from every parent in ``plane``."""
         for parent in list(self._parents.get(plane.name, [])):
             self.detachFromParent(parent, plane)
-        for child in list(self._children.get(plane.name, [])):
-            child.detachFromParent(self, plane)
+
+    def detachAll(self, plane: IORegistryPlane) -> None:
+        """Take the subtree apart (``IORegistryEntry::detachAll``): detach this entry
+        from its parents, then every entry below it from all of its parents, the
+        last one found first."""
+        below = list(self.iterate(plane, recursive=True))
+        self.detachAbove(plane)
+        for entry in reversed(below):
+            entry.detachAbove(plane)
 
     def getParentEntry(self, plane: IORegistryPlane) -> IORegistryEntry | None:
         parents = self._parents.get(plane.name)
@@ -193,10 +208,12 @@ class IORegistryEntry(OSObject):
     def getChildren(self, plane: IORegistryPlane) -> list[IORegistryEntry]:
         return list(self._children.get(plane.name, []))
 
-    def isParent(self, child: IORegistryEntry, plane: IORegistryPlane) -> bool:
+    def isChild(self, child: IORegistryEntry, plane: IORegistryPlane) -> bool:
+        """Whether ``child`` is a child of this entry (``parent->isChild(child, plane)``)."""
         return child in self._children.get(plane.name, [])
 
-    def isChild(self, parent: IORegistryEntry, plane: IORegistryPlane) -> bool:
+    def isParent(self, parent: IORegistryEntry, plane: IORegistryPlane) -> bool:
+        """Whether ``parent`` is a parent of this entry (``child->isParent(parent, plane)``)."""
         return parent in self._parents.get(plane.name, [])
 
     def inPlane(self, plane: IORegistryPlane) -> bool:

@@ -159,7 +159,7 @@ def build_snapshot(root: SnapshotNode, plane_name: str = kIOServicePlane) -> IOR
                 entry.setLocation(node.location, plane)
             entry.attachToParent(parent, plane)
             entry.release()
-        elif not entry.isChild(parent, plane):
+        elif not parent.isChild(entry, plane):
             entry.attachToParent(parent, plane)
         for child in node.children:
             add(child, entry)
