@@ -9,11 +9,15 @@ them, bytes written as they are, and bad input refused with exit status 2.
 from __future__ import annotations
 
 import gzip
+import plistlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from kextlab.firmware.devicetree import DeviceTreeNode
+from kextlab.firmware.openfirmware import OpenFirmware
+from kextlab.machine.machine import Machine
 from kextlab.userland.cli import main
 
 DUMP = "MacBookPro12_1__IOReg.txt.gz"
@@ -50,6 +54,34 @@ def test_ioreg_takes_combined_flags_and_prints_the_device_tree_plane() -> None:
     assert lines[0].startswith("+-o Root  <class IORegistryEntry")
     assert any(line.startswith("    +-o pci@0  <class IOService") for line in lines)
     assert '    |   "model" = <"KextLab1,1">' in lines
+
+
+def test_the_archive_of_the_device_tree_plane_holds_the_firmware_tree() -> None:
+    """``-a -l -p IODeviceTree`` parses with plistlib; node for node, its names and
+    properties are the firmware's (the root, ``device-tree``, keeps its own name)."""
+    result = run("ioreg", "-a", "-l", "-p", "IODeviceTree")
+    assert result.exit_code == 0, result.output
+    archive = plistlib.loads(result.stdout_bytes)
+    assert archive["IORegistryEntryName"] == "Root"
+    (top,) = archive["IORegistryEntryChildren"]
+    assert top["IOObjectClass"] == "IOPlatformExpertDevice"
+    with Machine.from_name("default") as machine:
+        tree = OpenFirmware(machine).power_on()
+
+        def compare(node: DeviceTreeNode, entry: dict[str, object]) -> int:
+            for key, value in node.properties.items():
+                assert entry[key] == value, (node.path, key)
+            children = entry.get("IORegistryEntryChildren", [])
+            assert isinstance(children, list)
+            assert [child["IORegistryEntryName"] for child in children] == [
+                child.name for child in node.children
+            ], node.path
+            return 1 + sum(
+                compare(child, item) for child, item in zip(node.children, children, strict=True)
+            )
+
+        assert top["IORegistryEntryName"] == "device-tree"
+        assert compare(tree.root, top) == len(list(tree.nodes()))
 
 
 def test_ioreg_is_deterministic_for_a_machine_and_seed() -> None:
