@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -142,3 +143,27 @@ def parse_arguments(
     if arguments.repeat < 1:
         parser.error("--repeat must be at least 1")
     return arguments
+
+
+def scaled_counts(
+    full: dict[str, int], arguments: argparse.Namespace, divisor: int, minimum: int = 1
+) -> dict[str, int]:
+    """The iteration counts of this run: ``full``, divided by ``divisor`` with ``--quick``."""
+    factor = divisor if arguments.quick else 1
+    return {name: max(minimum, count // factor) for name, count in full.items()}
+
+
+def report(
+    rows: list[Row], started: float, notes: Sequence[str] = (), baseline: str = "the raw baseline"
+) -> None:
+    """The table, any notes, how to read the ratios, and the run's wall time."""
+    print()
+    print_table(rows)
+    print()
+    for note in notes:
+        print(note)
+    print(
+        f"ratio = baseline rate / kextlab rate (how many times slower than {baseline}); "
+        "compare ratios, not rates, across machines."
+    )
+    print(f"total {time.perf_counter() - started:.1f} s")

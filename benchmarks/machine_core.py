@@ -72,7 +72,8 @@ from harness import (
     check,
     format_seconds,
     parse_arguments,
-    print_table,
+    report,
+    scaled_counts,
 )
 
 from kextlab.firmware.openfirmware import OpenFirmware
@@ -527,8 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(
         argv, "Time kextlab's machine core against raw Python baselines.", QUICK_DIVISOR
     )
-    divisor = QUICK_DIVISOR if arguments.quick else 1
-    counts = {name: max(1, count // divisor) for name, count in FULL_COUNTS.items()}
+    counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR)
     repeat = arguments.repeat
     print(
         f"kextlab machine core benchmark ({'quick' if arguments.quick else 'full'} run, "
@@ -575,16 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         step()
         print(f" {time.perf_counter() - step_start:.1f} s", flush=True)
 
-    print()
-    print_table(rows)
-    print()
-    for note in notes:
-        print(note)
-    print(
-        "ratio = baseline rate / kextlab rate (how many times slower than the raw baseline); "
-        "compare ratios, not rates, across machines."
-    )
-    print(f"total {time.perf_counter() - started:.1f} s")
+    report(rows, started, notes)
     return 0
 
 

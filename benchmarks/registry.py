@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, best_of, check, parse_arguments, print_table
+from harness import Row, best_of, check, parse_arguments, report, scaled_counts
 
 from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.kernel.kernel import Kernel
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(
         argv, "Time kextlab's I/O Registry and ioreg against raw Python.", QUICK_DIVISOR
     )
-    divisor = QUICK_DIVISOR if arguments.quick else 1
-    counts = {name: max(1, count // divisor) for name, count in FULL_COUNTS.items()}
+    counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR)
     repeat = arguments.repeat
     print(
         f"kextlab registry benchmark ({'quick' if arguments.quick else 'full'} run, "
@@ -214,14 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"  (no real dump at {DUMP}: the dump figures are skipped)")
     rows.extend(bench_machine(counts["machine"], counts["lookups"], repeat))
-    print()
-    print_table(rows)
-    print()
-    print(
-        "ratio = baseline rate / kextlab rate (how many times slower than the raw "
-        "baseline); compare ratios, not rates, across machines."
-    )
-    print(f"total {time.perf_counter() - started:.1f} s")
+    report(rows, started)
     return 0
 
 

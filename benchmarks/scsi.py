@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, best_of, check, parse_arguments, print_table
+from harness import Row, best_of, check, parse_arguments, report, scaled_counts
 
 from kextlab.machine.devices.mvumi import registers as mv
 from kextlab.machine.scsi.constants import Opcode
@@ -158,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "Time SCSI I/O through the emulated Marvell UMI HBA against raw preadv/pwritev.",
         QUICK_DIVISOR,
     )
-    divisor = QUICK_DIVISOR if arguments.quick else 1
-    counts = {name: max(QUEUE_DEPTH, count // divisor) for name, count in FULL_COUNTS.items()}
+    counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR, QUEUE_DEPTH)
     repeat = arguments.repeat
     print(
         f"kextlab SCSI benchmark ({'quick' if arguments.quick else 'full'} run, best of "
@@ -208,14 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 check(not bench.machine.guest_errors.messages(), "the HBA logged guest errors")
         finally:
             os.close(fd)
-    print()
-    print_table(rows)
-    print()
-    print(
-        "ratio = baseline rate / kextlab rate (how many times slower than raw I/O on the "
-        "same file); compare ratios, not rates, across machines."
-    )
-    print(f"total {time.perf_counter() - started:.1f} s")
+    report(rows, started, baseline="raw I/O on the same file")
     return 0
 
 
