@@ -104,6 +104,27 @@ class Parameter:
         return "; ".join(parts)
 
 
+def check_schema(
+    schema: Mapping[str, Parameter], given: Mapping[str, object], unknown: str
+) -> dict[str, Any]:
+    """Every key of ``schema``, typed from ``given`` or its default.
+
+    Raises ``ParameterError`` naming the first key ``schema`` lacks (with the message
+    ``unknown``), else the first bad value in the order of ``given``; the
+    machine-file reader names that key.
+    """
+    for key in given:
+        if key not in schema:
+            raise ParameterError(unknown, key)
+    checked: dict[str, Any] = {}
+    for key, value in given.items():
+        try:
+            checked[key] = schema[key].convert(value)
+        except ParameterError as error:
+            raise ParameterError(str(error), key) from None
+    return {key: checked.get(key, parameter.default) for key, parameter in schema.items()}
+
+
 class DeviceModel:
     """Base class of every device model."""
 
@@ -127,23 +148,8 @@ class DeviceModel:
 
     @classmethod
     def check_parameters(cls, given: Mapping[str, object]) -> dict[str, Any]:
-        """Every parameter, typed, with defaults filled in.
-
-        Raises ``ParameterError`` naming the first unknown key, else the first bad value
-        in the order of ``given``; the machine-file reader names that key.
-        """
-        for key in given:
-            if key not in cls.parameters:
-                raise ParameterError(f"no parameter {key!r}", key)
-        checked: dict[str, Any] = {}
-        for key, value in given.items():
-            try:
-                checked[key] = cls.parameters[key].convert(value)
-            except ParameterError as error:
-                raise ParameterError(str(error), key) from None
-        return {
-            key: checked.get(key, parameter.default) for key, parameter in cls.parameters.items()
-        }
+        """Every parameter, typed, with defaults filled in (see ``check_schema``)."""
+        return check_schema(cls.parameters, given, "no such parameter")
 
     @property
     def scsi_bus(self) -> SCSIBus:

@@ -587,8 +587,8 @@ class RamDisk(LogicalUnit):
             return None
         return lba * BLOCK, count * BLOCK
 
-    @command(Opcode.READ_10, medium_access=True)
-    def read_10(self, request: SCSIRequest) -> None:
+    def _move(self, request: SCSIRequest, *, to_medium: bool) -> None:
+        """Copy a READ(10)/WRITE(10) extent between the medium and the request's views."""
         extent = self._extent(request)
         if extent is None:
             return
@@ -598,24 +598,20 @@ class RamDisk(LogicalUnit):
             return
         position = start
         for view in views:
-            view[:] = self.data[position : position + len(view)]
+            if to_medium:
+                self.data[position : position + len(view)] = view
+            else:
+                view[:] = self.data[position : position + len(view)]
             position += len(view)
         request.transferred = length
 
+    @command(Opcode.READ_10, medium_access=True)
+    def read_10(self, request: SCSIRequest) -> None:
+        self._move(request, to_medium=False)
+
     @command(Opcode.WRITE_10, medium_access=True)
     def write_10(self, request: SCSIRequest) -> None:
-        extent = self._extent(request)
-        if extent is None:
-            return
-        start, length = extent
-        views = request.data_views(0, length)
-        if views is None:
-            return
-        position = start
-        for view in views:
-            self.data[position : position + len(view)] = view
-            position += len(view)
-        request.transferred = length
+        self._move(request, to_medium=True)
 
     @command(Opcode.READ_CAPACITY_10)
     def read_capacity_10(self, request: SCSIRequest) -> None:

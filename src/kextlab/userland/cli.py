@@ -306,13 +306,16 @@ def ioreg(arguments: tuple[str, ...], machine_spec: str, seed: int, dump_path: P
     if options.width is None:
         options.width = terminal_width()
     with registry_source(machine_spec, seed, dump_path) as source:
-        planes = io.IORegistryEntryCreateCFProperty(
-            io.IORegistryGetRootEntry(source.port), "IORegistryPlanes"
-        )
         root = io.IORegistryGetRootEntry(source.port)
-        status, _ = io.IORegistryEntryGetChildIterator(root, options.plane)
-        if status != io.KERN_SUCCESS:
-            known = ", ".join(sorted(planes)) if isinstance(planes, dict) else "none"
+
+        def has_plane(plane: str) -> bool:
+            return io.IORegistryEntryGetChildIterator(root, plane)[0] == io.KERN_SUCCESS
+
+        if not has_plane(options.plane):
+            # A dump's root lists every plane of its Mac; it recorded one of them.
+            planes = io.IORegistryEntryCreateCFProperty(root, "IORegistryPlanes")
+            names = sorted(planes) if isinstance(planes, dict) else []
+            known = ", ".join(name for name in names if has_plane(name)) or "none"
             fail(
                 f"ioreg -p {options.plane}: the {source.described_as} has no such plane "
                 f"in its registry (it has: {known})"

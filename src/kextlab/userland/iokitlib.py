@@ -333,12 +333,14 @@ def _all_entries(registry: IORegistry) -> list[IORegistryEntry]:
 
 
 def _property_matches(entry: IORegistryEntry, wanted: Mapping[str, object]) -> bool:
+    """Every ``wanted`` property equals the entry's: data (already an ``OSData``, made
+    once per lookup) by libkern's rules, other values as user space sees them."""
     for key, value in wanted.items():
         actual = entry.getProperty(key)
         if actual is None:
             return False
-        if isinstance(value, bytes):
-            if not (isinstance(actual, OSData | OSString) and actual.isEqualTo(OSData(value))):
+        if isinstance(value, OSData):
+            if not (isinstance(actual, OSData | OSString) and actual.isEqualTo(value)):
                 return False
         elif to_user(actual) != value:
             return False
@@ -353,15 +355,27 @@ def IOServiceGetMatchingServices(
     here: the kernel's full matching answers those once the catalogue exists."""
     supported = {"IOProviderClass", "IOPropertyMatch"}
     found: list[io_object_t] = []
-    if set(matching) <= supported:
-        for entry in _all_entries(port.registry):
-            provider = matching.get("IOProviderClass")
-            if isinstance(provider, str) and provider not in class_chain(entry):
-                continue
-            wanted = matching.get("IOPropertyMatch")
-            if isinstance(wanted, Mapping) and not _property_matches(entry, wanted):
-                continue
-            found.append(io_object_t(port, entry))
+    if not set(matching) <= supported:
+        return KERN_SUCCESS, io_iterator_t(found)
+    provider = matching.get("IOProviderClass")
+    properties = matching.get("IOPropertyMatch")
+    wanted = (
+        {
+            key: OSData(value) if isinstance(value, bytes) else value
+            for key, value in properties.items()
+        }
+        if isinstance(properties, Mapping)
+        else None
+    )
+    for entry in _all_entries(port.registry):
+        if isinstance(provider, str) and provider not in class_chain(entry):
+            continue
+        if wanted is not None and not _property_matches(entry, wanted):
+            continue
+        found.append(io_object_t(port, entry))
+    for value in (wanted or {}).values():
+        if isinstance(value, OSData):
+            value.release()
     return KERN_SUCCESS, io_iterator_t(found)
 
 

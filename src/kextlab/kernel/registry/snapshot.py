@@ -38,9 +38,6 @@ from kextlab.kernel.libkern.values import (
 from kextlab.kernel.registry.entry import IORegistryEntry
 from kextlab.kernel.registry.registry import IORegistry, kIOServicePlane
 
-#: What a string ``ioreg`` could not print comes back as.
-UNPRINTABLE_STRING = "\ufffd"
-
 
 @dataclass
 class ServiceState:

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kextlab.machine.device import Parameter, ParameterError
+from kextlab.machine.device import Parameter, ParameterError, check_schema
 from kextlab.machine.scsi.bus import Timing
 from kextlab.machine.scsi.cdrom import CDROMUnit
 from kextlab.machine.scsi.disk import DiskUnit
@@ -130,18 +130,11 @@ def check_target(table: Mapping[str, object], key: str, base: Path) -> SCSITarge
             f"expected one of {', '.join(TARGET_PARAMETERS)}, not {kind!r}", "type"
         )
     schema = TARGET_PARAMETERS[str(kind)]
-    checked: dict[str, Any] = {}
-    for name, value in values.items():
-        if name not in schema:
-            raise ParameterError(
-                f"a {kind} target has no such key; its keys are: id, type, {', '.join(schema)}",
-                name,
-            )
-        try:
-            checked[name] = schema[name].convert(value)
-        except ParameterError as error:
-            raise ParameterError(str(error), name) from None
-    parameters = {name: checked.get(name, parameter.default) for name, parameter in schema.items()}
+    parameters = check_schema(
+        schema,
+        values,
+        f"a {kind} target has no such key; its keys are: id, type, {', '.join(schema)}",
+    )
     if kind == "disk" and not parameters["image"]:
         raise ParameterError("a disk needs an image file", "image")
     if kind == "disk" and parameters["size"] % parameters["block_size"]:
@@ -238,21 +231,11 @@ class SCSIFaultDescription:
 
 def check_fault_settings(table: Mapping[str, object]) -> dict[str, Any]:
     """The settings of ``[scsi_faults]`` (every key but ``rule``), typed."""
-    checked: dict[str, Any] = {}
-    for name, value in table.items():
-        if name == "rule":
-            continue
-        if name not in FAULT_SETTINGS:
-            raise ParameterError(
-                f"no such setting; the settings are: {', '.join(FAULT_SETTINGS)}, rule", name
-            )
-        try:
-            checked[name] = FAULT_SETTINGS[name].convert(value)
-        except ParameterError as error:
-            raise ParameterError(str(error), name) from None
-    settings = {
-        name: checked.get(name, parameter.default) for name, parameter in FAULT_SETTINGS.items()
-    }
+    settings = check_schema(
+        FAULT_SETTINGS,
+        {name: value for name, value in table.items() if name != "rule"},
+        f"no such setting; the settings are: {', '.join(FAULT_SETTINGS)}, rule",
+    )
     try:
         FaultInjector.check_opts(settings["opts"])
     except FaultError as error:

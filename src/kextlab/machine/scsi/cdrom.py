@@ -497,14 +497,11 @@ class CDROMUnit(LogicalUnit):
 
     @command(Opcode.MODE_SENSE_6, Opcode.MODE_SENSE_10)
     def mode_sense(self, request: SCSIRequest) -> None:
-        parsed = mode.parse_mode_sense(request.cdb)
-        if isinstance(parsed, sense.SenseCode):
-            self.fail(request, parsed)
+        outcome = mode.requested_pages(request.cdb, self.mode_pages)
+        if isinstance(outcome, sense.SenseCode):
+            self.fail(request, outcome)
             return
-        pages = mode.select_pages(parsed.page_code, self.mode_pages(parsed.page_control))
-        if pages is None:
-            self.fail(request, sense.INVALID_FIELD)
-            return
+        parsed, pages = outcome
         # MMC: no block descriptors, medium type and device-specific byte reserved.
         request.send(mode.parameter_list(parsed.ten, pages=pages), parsed.allocation_length)
 

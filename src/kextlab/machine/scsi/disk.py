@@ -460,14 +460,11 @@ class DiskUnit(LogicalUnit):
 
     @command(Opcode.MODE_SENSE_6, Opcode.MODE_SENSE_10)
     def mode_sense(self, request: SCSIRequest) -> None:
-        parsed = mode.parse_mode_sense(request.cdb)
-        if isinstance(parsed, sense.SenseCode):
-            self.fail(request, parsed)
+        outcome = mode.requested_pages(request.cdb, self.mode_pages)
+        if isinstance(outcome, sense.SenseCode):
+            self.fail(request, outcome)
             return
-        pages = mode.select_pages(parsed.page_code, self.mode_pages(parsed.page_control))
-        if pages is None:
-            self.fail(request, sense.INVALID_FIELD)
-            return
+        parsed, pages = outcome
         descriptor = b""
         if not parsed.disable_block_descriptors:
             descriptor = self._block_descriptor(parsed.page_control)

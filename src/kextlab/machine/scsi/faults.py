@@ -76,9 +76,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from kextlab.machine.scsi import sense
+from kextlab.machine.scsi import sbc, sense
 from kextlab.machine.scsi.bus import FaultDecision, SCSIBus
-from kextlab.machine.scsi.constants import Opcode, SenseKey, Status
+from kextlab.machine.scsi.constants import Opcode, SenseKey, Status, cdb_length
 from kextlab.machine.scsi.request import HostStatus, SCSIRequest
 from kextlab.machine.scsi.target import SCSITarget
 
@@ -176,28 +176,15 @@ TASK_MANAGEMENT = {"abort": Action.ABORT_FAILS, "reset": Action.RESET_FAILS}
 
 
 def transfer_of(cdb: bytes) -> tuple[int, int] | None:
-    """``(LBA, blocks)`` of a READ, WRITE, WRITE AND VERIFY or VERIFY CDB, else None.
-
-    A 0 block count means 256 in the 6-byte commands (SBC-3 §5.15) and none elsewhere.
-    """
-    if not cdb:
+    """``(LBA, blocks)`` of a READ, WRITE, WRITE AND VERIFY or VERIFY CDB, else None
+    (``sbc.decode_transfer``: a 0 count in READ(6)/WRITE(6) means 256)."""
+    if not cdb or (cdb[0] not in READS and cdb[0] not in WRITES and cdb[0] not in VERIFIES):
         return None
-    opcode = cdb[0]
-    if opcode not in READS and opcode not in WRITES and opcode not in VERIFIES:
+    length = cdb_length(cdb[0])
+    if length is None or len(cdb) < length:
         return None
-    group = opcode >> 5
-    if group == 0:
-        if len(cdb) < 6:
-            return None
-        return int.from_bytes(cdb[1:4], "big") & 0x1F_FFFF, cdb[4] or 256
-    spans = {1: (2, 6, 7, 9), 2: (2, 6, 7, 9), 5: (2, 6, 6, 10), 4: (2, 10, 10, 14)}
-    lba_start, lba_end, count_start, count_end = spans[group]
-    if len(cdb) < count_end:
-        return None
-    return (
-        int.from_bytes(cdb[lba_start:lba_end], "big"),
-        int.from_bytes(cdb[count_start:count_end], "big"),
-    )
+    _, lba, blocks = sbc.decode_transfer(cdb)
+    return lba, blocks
 
 
 def with_block_count(cdb: bytes, blocks: int) -> bytes:
@@ -514,6 +501,8 @@ class FaultInjector:
         self, bus: SCSIBus, target_id: int, target: SCSITarget, request: SCSIRequest
     ) -> FaultDecision | None:
         self.commands += 1
+        if not (self.rules or self.every_nth or self.opts or self.delay_ns):
+            return None  # nothing configured: every command passes untouched
         opts = self.opts
         if opts & Opts.NOISE:
             cdb = "" if opts & Opts.NO_CDB_NOISE else f" cdb {request.cdb.hex()}"
@@ -533,9 +522,8 @@ class FaultInjector:
                 decision = self._apply(rule, bus, target_id, target, request)
                 decision.extra_delay_ns += delay
                 return decision
-        if hit and not self._pending:
-            self._pending = True
         if hit:
+            self._pending = True
             if self.every_nth < -1:
                 self.every_nth = -1
             medium_access = self._medium_access(target, request)
@@ -550,7 +538,7 @@ class FaultInjector:
                     self._tsf_count = 0
                     self._record(bus, target_id, request, "every_nth: task set full (RARE_TSF)")
                     return FaultDecision(status=Status.TASK_SET_FULL)
-        response = self._response_faults(bus, target_id, request)
+        response = self._response_faults(bus, target_id, target, request)
         if response is None and delay:
             response = FaultDecision()
         if response is not None:
@@ -628,13 +616,14 @@ class FaultInjector:
         return FaultDecision(outcome=lambda request: _short_transfer(target, request))
 
     def _response_faults(
-        self, bus: SCSIBus, target_id: int, request: SCSIRequest
+        self, bus: SCSIBus, target_id: int, target: SCSITarget, request: SCSIRequest
     ) -> FaultDecision | None:
         """What reaches the response: MEDIUM_ERR's range, and a pending hit."""
+        if not (self._pending or self.opts & Opts.MEDIUM_ERR):
+            return None
         opcode = request.opcode
         span = transfer_of(request.cdb)
-        target = bus.target(target_id)
-        if target is None or span is None:
+        if span is None:
             return None
         if self.opts & Opts.MEDIUM_ERR and opcode in READS:
             start, count = self.medium_error_start, self.medium_error_count

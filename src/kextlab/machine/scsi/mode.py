@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kextlab.machine.scsi import sense
@@ -99,6 +99,21 @@ def select_pages(page_code: int, pages: Mapping[int, bytes]) -> bytes | None:
         order = sorted(pages, key=lambda code: (code == 0, code))
         return b"".join(pages[code] for code in order)
     return pages.get(page_code)
+
+
+def requested_pages(
+    cdb: bytes, pages_for: Callable[[PageControl], Mapping[int, bytes]]
+) -> tuple[ModeSense, bytes] | sense.SenseCode:
+    """A MODE SENSE CDB decoded with the pages it asks for (``pages_for`` gives a
+    unit's pages for a page control), or the sense code it deserves: the CDB's own
+    (``parse_mode_sense``), or INVALID FIELD IN CDB for a page the unit lacks."""
+    parsed = parse_mode_sense(cdb)
+    if isinstance(parsed, sense.SenseCode):
+        return parsed
+    pages = select_pages(parsed.page_code, pages_for(parsed.page_control))
+    if pages is None:
+        return sense.INVALID_FIELD
+    return parsed, pages
 
 
 def parameter_list(

@@ -570,15 +570,15 @@ class TapeUnit(LogicalUnit):
 
     @command(Opcode.MODE_SENSE_6, Opcode.MODE_SENSE_10)
     def mode_sense(self, request: SCSIRequest) -> None:
-        parsed = mode.parse_mode_sense(request.cdb)
-        if isinstance(parsed, sense.SenseCode):
-            self.fail(request, parsed)
+        outcome = mode.requested_pages(
+            request.cdb,
+            lambda control: self.mode_pages(control is mode.PageControl.CHANGEABLE),
+        )
+        if isinstance(outcome, sense.SenseCode):
+            self.fail(request, outcome)
             return
+        parsed, pages = outcome
         changeable = parsed.page_control is mode.PageControl.CHANGEABLE
-        pages = mode.select_pages(parsed.page_code, self.mode_pages(changeable))
-        if pages is None:
-            self.fail(request, sense.INVALID_FIELD)
-            return
         descriptors = b""
         if not parsed.disable_block_descriptors:
             if changeable:  # only the block length can be changed
