@@ -265,9 +265,11 @@ def test_abort_and_reset_fail_rules(bench: Bench) -> None:
 def test_rules_match_target_lun_and_opcode(bench: Bench) -> None:
     bench.faults.add_rule(FaultRule(Action.BUSY, target=1))
     bench.faults.add_rule(FaultRule(Action.BUSY, lun=3))
-    bench.faults.add_rule(FaultRule(Action.BUSY, opcode=Opcode.INQUIRY))
+    inquiry_rule = bench.faults.add_rule(FaultRule(Action.BUSY, opcode=Opcode.INQUIRY))
     assert bench.run(TUR).ok
     assert bench.run(bytes([Opcode.INQUIRY, 0, 0, 0, 36, 0]), data_in=36).status is Status.BUSY
+    bench.faults.remove_rule(inquiry_rule)
+    assert bench.run(bytes([Opcode.INQUIRY, 0, 0, 0, 36, 0]), data_in=36).ok
 
 
 # -- every_nth and opts ----------------------------------------------------------------------
