@@ -16,6 +16,8 @@ from kextlab.kernel.libkern.convert import to_user
 from kextlab.kernel.libkern.object import ClassRegistry, OSObject
 from kextlab.kernel.libkern.values import OSData, OSSymbol
 from kextlab.kernel.platform import (
+    IODTPlatformExpert,
+    IOPlatformDevice,
     IOPlatformExpertDevice,
     IOResources,
     KextLabPlatformExpert,
@@ -76,12 +78,21 @@ def test_the_device_tree_plane_mirrors_the_firmware_tree_node_for_node(kernel: K
 def test_device_tree_nodes_are_unregistered_services_and_the_root_is_the_machine(
     kernel: Kernel,
 ) -> None:
+    """The platform expert publishes a registered IOPlatformDevice for each device node
+    under the root (not for aliases, cpus, memory...); deeper nodes stay plain,
+    unregistered IOServices until a bus driver publishes them."""
+    nubs = 0
     for path, entry in kernel.device_tree_entries.items():
         if path == "/":
             assert type(entry) is IOPlatformExpertDevice
+        elif path.count("/") == 1 and entry.getName() not in IODTPlatformExpert.NOT_DEVICES:
+            assert type(entry) is IOPlatformDevice
+            assert entry.getState() == kIOServiceRegisteredState | kIOServiceMatchedState | 0x18
+            nubs += 1
         else:
             assert type(entry) is IOService
             assert entry.getState() == 0
+    assert nubs == 2  # the interrupt controller and the PCI host bridge
 
 
 def test_the_root_keeps_its_name_in_the_device_tree_and_is_the_model_elsewhere(
@@ -228,8 +239,11 @@ def test_the_root_carries_the_kernel_version_planes_and_diagnostics(kernel: Kern
     assert classes["IODTPlatformExpert"] == 1
     assert classes["IOPlatformExpert"] == 1
     assert classes["IOResources"] == 1
-    # the device-tree nodes below the root, plus three direct subclasses in use
-    assert classes["IOService"] == nodes - 1 + 3
+    # the device-tree nodes below the root that stay plain IOServices, plus four direct
+    # subclasses in use (the platform device, the platform expert, IOResources and
+    # the IOPlatformDevice nubs)
+    assert classes["IOPlatformDevice"] == 2
+    assert classes["IOService"] == nodes - 1 - 2 + 4
     assert classes["IORegistryEntry"] == 2  # the root, and IOService
     assert classes["IORegistryPlane"] == 3
 
@@ -237,10 +251,19 @@ def test_the_root_carries_the_kernel_version_planes_and_diagnostics(kernel: Kern
 def test_registry_ids_count_up_from_the_root(kernel: Kernel) -> None:
     registry = kernel.registry
     assert registry.getRoot().getRegistryEntryID() == 0x1_0000_0100
-    ids = [entry.getRegistryEntryID() for entry in kernel.device_tree_entries.values()]
-    assert ids == list(range(0x1_0000_0101, 0x1_0000_0101 + len(ids)))  # depth first
-    later = [kernel.platform_expert.getRegistryEntryID(), kernel.resources.getRegistryEntryID()]
-    assert later == [ids[-1] + 1, ids[-1] + 2]
+    entries = kernel.device_tree_entries.values()
+    mirrored = [
+        entry.getRegistryEntryID() for entry in entries if type(entry) is not IOPlatformDevice
+    ]
+    assert mirrored == sorted(mirrored)  # depth first, in the tree's order
+    assert mirrored[0] == 0x1_0000_0101
+    # then the platform expert (the platform device's driver), IOResources and the
+    # nubs that took over their device-tree entries, in the order they were made
+    expert = kernel.platform_expert
+    assert expert is not None
+    later = [expert.getRegistryEntryID(), kernel.resources.getRegistryEntryID()]
+    nubs = [entry.getRegistryEntryID() for entry in entries if type(entry) is IOPlatformDevice]
+    assert later + nubs == list(range(max(mirrored) + 1, max(mirrored) + 1 + len(later + nubs)))
 
 
 def test_start_is_idempotent(kernel: Kernel) -> None:

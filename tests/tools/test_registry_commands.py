@@ -44,7 +44,22 @@ def test_boot_ends_with_the_service_plane() -> None:
     assert section[0] == "+-o Root  <class IORegistryEntry, id 0x100000100, retain 3>"
     assert section[1].startswith("  +-o KextLab1,1  <class IOPlatformExpertDevice, id 0x100000101")
     names = [line.split("+-o ")[1].split("  <")[0] for line in section]
-    assert names == ["Root", "KextLab1,1", "KextLabPlatformExpert", "IOResources"]
+    # matching ran: the platform expert, its nubs, the host bridge driver, the PCI
+    # nubs, the PCI-to-PCI bridge driver and the nub behind it
+    assert names == [
+        "Root",
+        "KextLab1,1",
+        "KextLabPlatformExpert",
+        "interrupt-controller@0",
+        "pci@0",
+        "KextLabPCIHostBridge",
+        "pci1234,2@2",
+        "pci-bridge@D",
+        "IOPCI2PCIBridge",
+        "pci1234,1@1",
+        "IOResources",
+    ]
+    assert all(", registered, matched, active, busy 0" in line for line in section[1:])
 
 
 def test_ioreg_takes_combined_flags_and_prints_the_device_tree_plane() -> None:
@@ -52,7 +67,9 @@ def test_ioreg_takes_combined_flags_and_prints_the_device_tree_plane() -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("+-o Root  <class IORegistryEntry")
-    assert any(line.startswith("    +-o pci@0  <class IOService") for line in lines)
+    # the host bridge's node is the platform's nub for it: one entry, both planes
+    assert any(line.startswith("    +-o pci@0  <class IOPlatformDevice") for line in lines)
+    assert any(line.startswith("    | +-o pci-bridge@D  <class IOPCIDevice") for line in lines)
     assert '    |   "model" = <"KextLab1,1">' in lines
 
 

@@ -3,19 +3,23 @@
 ``Kernel(machine, device_tree).start()`` is the kernel's part of booting, after the
 firmware has built the device tree (ARCHITECTURE.md §6):
 
-1. the kernel's ``ClassRegistry`` and I/O Registry come into being, and the kernel
-   registers itself with the machine's scheduler, so every object created by code
-   running on this machine is counted in this kernel;
+1. the kernel's ``ClassRegistry``, I/O Registry and service layer
+   (``ServiceGlobals``: catalogue, notifications, config threads) come into being,
+   and the kernel registers itself with the machine's scheduler, so every object
+   created by code running on this machine is counted in this kernel;
 2. the platform mirrors the device tree into the ``IODeviceTree`` plane; its root
    node becomes the ``IOPlatformExpertDevice``, attached under the registry root in
    the ``IOService`` plane too;
-3. the platform expert attaches to the platform expert device, and ``IOResources``
-   appears beside it and publishes the ``IOKit`` resource;
-4. the three are marked registered and matched (the catalogue that would have
-   matched them arrives with driver matching).
+3. the boot kexts load: the kernel's own (``com.kextlab.kernel.platform``: the
+   platform expert) and those the caller passes (the families, built-in kexts),
+   their classes registered and their personalities added to the catalogue;
+4. the platform expert device is registered.  Matching (on config threads, as the
+   machine runs) starts the platform expert, which attaches ``IOResources``,
+   publishes the ``IOKit`` resource and publishes a nub per device-tree node; the
+   host bridge driver matches its nub and publishes the PCI nubs, and so on down.
 
-Later stages (matching, kexts, PCI nubs) hang off ``Kernel``; the seams are
-``platform_expert`` (publishes nubs), ``resources`` and ``registry``.
+``Kernel.start`` returns with the registration queued; ``machine.run()`` (or
+``wait_quiet``) lets it happen.
 
 Threading rules: ``start`` runs on the host context of the machine; the kernel's own
 code runs on its threads and events.
@@ -23,9 +27,9 @@ code runs on its threads and events.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kextlab import __version__
 from kextlab.kernel.libkern.object import KERNEL_EXTENSION, ClassRegistry
@@ -36,18 +40,37 @@ from kextlab.kernel.platform.expert import (
     KextLabPlatformExpert,
 )
 from kextlab.kernel.registry.entry import IORegistryEntry
-from kextlab.kernel.registry.registry import IORegistry, kIOServicePlane
-from kextlab.kernel.service.service import kIOServiceMatchedState, kIOServiceRegisteredState
+from kextlab.kernel.registry.registry import IORegistry, kIODeviceTreePlane, kIOServicePlane
+from kextlab.kernel.service.globals import ServiceGlobals
+from kextlab.kernel.service.service import IOService
 
 if TYPE_CHECKING:
-    from kextlab.firmware.devicetree import DeviceTree
+    from kextlab.firmware.devicetree import DeviceTree, DeviceTreeNode
+    from kextlab.kernel.libkern.collections import OSDictionary
+    from kextlab.kernel.libkern.object import OSObject
     from kextlab.machine.machine import Machine
+
+
+class BootKext(Protocol):
+    """What the kernel needs of a kext it loads at boot (a family, the platform)."""
+
+    @property
+    def bundle_id(self) -> str: ...
+
+    def classes(self) -> Sequence[type[OSObject]]: ...
+
+    def copy_personalities(self) -> list[OSDictionary]: ...
 
 
 class Kernel:
     """The kernel of ``machine``, started from ``device_tree``."""
 
-    def __init__(self, machine: Machine, device_tree: DeviceTree) -> None:
+    def __init__(
+        self,
+        machine: Machine,
+        device_tree: DeviceTree,
+        boot_kexts: Sequence[BootKext] = (),
+    ) -> None:
         self.machine = machine
         self.scheduler = machine.scheduler
         self.device_tree = device_tree
@@ -61,10 +84,14 @@ class Kernel:
         )
         with self.entered():
             self.registry = IORegistry(self.classes, self.version)
+            self.services = ServiceGlobals(
+                self.scheduler, self.classes, self.registry, arch=description.arch, log=self.log
+            )
+            self.services.machine = machine
             self.platform_device = IOPlatformExpertDevice()
-            self.platform_expert = KextLabPlatformExpert()
             self.resources = IOResources()
-        self.device_tree_entries: dict[str, IORegistryEntry] = {}
+            self.services.resources = self.resources
+        self.boot_kexts: list[BootKext] = [PLATFORM_KEXT, *boot_kexts]
         self.started = False
 
     @contextmanager
@@ -83,18 +110,76 @@ class Kernel:
         self.started = True
         with self.entered():
             self.log(self.version)
-            self.device_tree_entries = build_device_tree_plane(
-                self.registry, self.device_tree, self.platform_device
-            )
+            build_device_tree_plane(self.registry, self.device_tree, self.platform_device)
             service_plane = self.registry.plane(kIOServicePlane)
             device = self.platform_device
             device.attachToParent(self.registry.getRoot(), service_plane)
-            self.platform_expert.attach(device)
-            self.resources.attach(device)
-            self.resources.publishResource("IOKit")
-            for service in (device, self.platform_expert, self.resources):
-                service.set_state_bits(kIOServiceRegisteredState | kIOServiceMatchedState)
+            for kext in self.boot_kexts:
+                self.load_boot_kext(kext)
             self.log(
                 f"IOKit: {len(self.device_tree_entries)} device-tree entries, platform "
                 f"{device.getName()}"
             )
+            device.registerService()
+
+    @property
+    def device_tree_entries(self) -> dict[str, IORegistryEntry]:
+        """The IODeviceTree entry of every firmware node, by its path.  Looked up
+        afresh: a nub published for a node takes over the node's entry."""
+        plane = self.registry.plane(kIODeviceTreePlane)
+        entries: dict[str, IORegistryEntry] = {}
+
+        def walk(node: DeviceTreeNode, entry: IORegistryEntry) -> None:
+            entries[node.path] = entry
+            for child_node, child in zip(node.children, entry.getChildren(plane), strict=True):
+                walk(child_node, child)
+
+        if self.started:
+            walk(self.device_tree.root, self.platform_device)
+        return entries
+
+    def load_boot_kext(self, kext: BootKext) -> None:
+        """Register a boot kext's classes and add its personalities (no matching yet)."""
+        for cls in kext.classes():
+            self.classes.register(cls, kext=kext.bundle_id)
+        personalities = kext.copy_personalities()
+        self.services.catalogue.addDrivers(personalities, doNubMatching=False)
+        for table in personalities:
+            table.release()
+
+    @property
+    def platform_expert(self) -> IOService | None:
+        """The platform expert driver, once matching has started it."""
+        return self.platform_device.getClient()
+
+    def wait_quiet(self, timeout: int | None = None) -> int:
+        """Run until the whole service plane is quiet (``IOService::waitQuiet`` on
+        the root service)."""
+        with self.entered():
+            return self.platform_device.waitQuiet(timeout)
+
+
+class _PlatformKext:
+    """The kernel's own boot kext: the platform expert and its personality."""
+
+    bundle_id = "com.kextlab.kernel.platform"
+
+    def classes(self) -> Sequence[type[OSObject]]:
+        return (KextLabPlatformExpert,)
+
+    def copy_personalities(self) -> list[OSDictionary]:
+        from kextlab.kernel.libkern.collections import OSDictionary
+        from kextlab.kernel.libkern.convert import from_python
+
+        table = from_python(
+            {
+                "IOClass": "KextLabPlatformExpert",
+                "IOProviderClass": "IOPlatformExpertDevice",
+                "CFBundleIdentifier": self.bundle_id,
+            }
+        )
+        assert isinstance(table, OSDictionary)
+        return [table]
+
+
+PLATFORM_KEXT: BootKext = _PlatformKext()

@@ -46,6 +46,7 @@ from kextlab.machine.machine import Machine
 from kextlab.machine.scsi.attach import TARGET_PARAMETERS
 from kextlab.sim.trace import TraceRecorder
 from kextlab.userland import iokitlib as io
+from kextlab.userland.system import start_kernel
 from kextlab.userland.tools import ToolOutput
 from kextlab.userland.tools.ioclasscount import ioclasscount as run_ioclasscount
 from kextlab.userland.tools.ioreg import USAGE as IOREG_USAGE
@@ -140,10 +141,8 @@ def booted(
 ) -> Iterator[tuple[Machine, DeviceTree, Kernel]]:
     """A machine whose firmware has run and whose kernel has started."""
     with powered_on(machine_spec, seed, trace) as (machine, tree):
-        kernel = Kernel(machine, tree)
         try:
-            kernel.start()
-            machine.run()
+            kernel = start_kernel(machine, tree)
         except KernelPanic as panic:
             click.echo(panic.report, err=True)
             sys.exit(EXIT_PANIC)

@@ -3,6 +3,7 @@
 from kextlab.kernel.platform.device_tree import build_device_tree_plane, device_tree_location
 from kextlab.kernel.platform.expert import (
     IODTPlatformExpert,
+    IOPlatformDevice,
     IOPlatformExpert,
     IOPlatformExpertDevice,
     IOResources,
@@ -11,6 +12,7 @@ from kextlab.kernel.platform.expert import (
 
 __all__ = [
     "IODTPlatformExpert",
+    "IOPlatformDevice",
     "IOPlatformExpert",
     "IOPlatformExpertDevice",
     "IOResources",

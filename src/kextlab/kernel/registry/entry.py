@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from kextlab.kernel.libkern.collections import OSDictionary
+from kextlab.kernel.libkern.collections import OSCollection, OSDictionary
 from kextlab.kernel.libkern.convert import from_python
 from kextlab.kernel.libkern.object import OSObject
 from kextlab.kernel.libkern.values import OSNumber, OSString
@@ -55,10 +55,24 @@ class IORegistryEntry(OSObject):
         #: ``pci-bridge@d``), so that firmware paths and aliases resolve too.
         self.firmware_unit_address: str | None = None
 
-    def init(self, dictionary: OSDictionary | None = None) -> bool:
+    def init(
+        self,
+        dictionary: OSDictionary | IORegistryEntry | None = None,
+        plane: IORegistryPlane | None = None,
+    ) -> bool:
         """Take ``dictionary`` itself as the property table (``IORegistryEntry::init``:
         a driver's table *is* the matching dictionary probeCandidates made for it);
-        an ``IOName`` string in it names the entry."""
+        an ``IOName`` string in it names the entry.
+
+        ``init(old, plane)`` is xnu's other overload: this entry takes over ``old``'s
+        property table, names and locations, and ``old``'s place in ``plane`` (its
+        parents and children there now link to this entry).  It is how a platform or
+        bus turns a device-tree entry into a nub of its own class."""
+        if isinstance(dictionary, IORegistryEntry):
+            if plane is None:
+                raise TypeError("init(old, plane): a plane is needed to replace an entry")
+            self._replace(dictionary, plane)
+            return True
         if dictionary is not None:
             dictionary.retain()
             self._properties.release()
@@ -68,12 +82,37 @@ class IORegistryEntry(OSObject):
             self.setName(name.getCStringNoCopy())
         return True
 
+    def _replace(self, old: IORegistryEntry, plane: IORegistryPlane) -> None:
+        old._properties.retain()
+        self._properties.release()
+        self._properties = old._properties
+        self._names = dict(old._names)
+        self._locations = dict(old._locations)
+        self.firmware_unit_address = old.firmware_unit_address
+        registry = old._registry
+        if registry is not None:
+            self.join_registry(registry)
+        for parent in old.getParents(plane):
+            siblings = parent._children[plane.name]
+            siblings[siblings.index(old)] = self
+            self._parents.setdefault(plane.name, []).append(parent)
+            self.retain()
+            old.release()
+        old._parents.pop(plane.name, None)
+        for child in old.getChildren(plane):
+            parents = child._parents[plane.name]
+            parents[parents.index(old)] = self
+            self._children.setdefault(plane.name, []).append(child)
+            self.retain()
+            old.release()
+        old._children.pop(plane.name, None)
+
     def __repr__(self) -> str:
         location = self.getLocation()
         at = f"@{location}" if location else ""
         return f"<{self.getClassName()} {self.getName()}{at} {self._entry_id:#x}>"
 
-    # -- registry membership --------------------------------------------------------------
+    # -- registry membership ----------------------------------------------------------------------
 
     @property
     def registry(self) -> IORegistry | None:
@@ -88,7 +127,7 @@ class IORegistryEntry(OSObject):
     def getRegistryEntryID(self) -> int:
         return self._entry_id
 
-    # -- properties ---------------------------------------------------------------------
+    # -- properties -------------------------------------------------------------------------------
 
     def getPropertyTable(self) -> OSDictionary:
         return self._properties
@@ -126,7 +165,7 @@ class IORegistryEntry(OSObject):
     def propertyExists(self, key: str | OSString) -> bool:
         return key in self._properties
 
-    # -- names and locations ------------------------------------------------------------------
+    # -- names and locations ----------------------------------------------------------------------
 
     def getName(self, plane: IORegistryPlane | None = None) -> str:
         if plane is not None and plane.name in self._names:
@@ -146,11 +185,28 @@ class IORegistryEntry(OSObject):
     def setLocation(self, location: str, plane: IORegistryPlane | None = None) -> None:
         self._locations[plane.name if plane is not None else None] = location
 
-    def compareName(self, name: str) -> bool:
-        """``IORegistryEntry::compareName``: exact equality with the entry's name."""
-        return self.getName() == name
+    def compareName(self, name: str) -> str | None:
+        """``IORegistryEntry::compareName``: exact equality with the entry's name
+        (its ``IOName``, else its class name); returns the name matched (Apple's
+        ``matched`` out-parameter: here the key itself), or None."""
+        return name if self.getName() == name else None
 
-    # -- links --------------------------------------------------------------------------------
+    def compareNames(self, names: OSObject) -> str | None:
+        """``compareNames``: a string, or a collection of strings tried in order;
+        the first that ``compareName`` (a virtual: families override it) accepts."""
+        if isinstance(names, OSString):
+            candidates = [names]
+        elif isinstance(names, OSCollection) and not isinstance(names, OSDictionary):
+            candidates = [name for name in names.members() if isinstance(name, OSString)]
+        else:
+            return None
+        for name in candidates:
+            matched = self.compareName(name.getCStringNoCopy())
+            if matched is not None:
+                return matched
+        return None
+
+    # -- links ------------------------------------------------------------------------------------
 
     def attachToParent(self, parent: IORegistryEntry, plane: IORegistryPlane) -> bool:
         """Link ``self`` under ``parent`` in ``plane`` (after its existing children)."""
@@ -242,7 +298,7 @@ class IORegistryEntry(OSObject):
             if recursive:
                 yield from child.iterate(plane, recursive=True)
 
-    # -- paths -----------------------------------------------------------------------------
+    # -- paths ------------------------------------------------------------------------------------
 
     def path_component(self, plane: IORegistryPlane) -> str:
         location = self.getLocation(plane)

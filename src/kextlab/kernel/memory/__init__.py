@@ -1,0 +1,2 @@
+"""Memory: device memory ranges and their mappings (descriptors and DMA arrive with
+the driver runtime)."""
