@@ -32,6 +32,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from kextlab import __version__
+from kextlab.kernel.kext.builtin import KERNEL_VERSION, builtin_libraries
+from kextlab.kernel.kext.dependencies import LibraryKext
+from kextlab.kernel.kext.manager import KextManager
+from kextlab.kernel.kext.version import parse_version
 from kextlab.kernel.libkern.object import KERNEL_EXTENSION, ClassRegistry
 from kextlab.kernel.platform.device_tree import build_device_tree_plane
 from kextlab.kernel.platform.expert import (
@@ -60,6 +64,8 @@ class BootKext(Protocol):
     def classes(self) -> Sequence[type[OSObject]]: ...
 
     def copy_personalities(self) -> list[OSDictionary]: ...
+
+    def library(self) -> LibraryKext: ...
 
 
 class Kernel:
@@ -92,6 +98,10 @@ class Kernel:
             self.resources = IOResources()
             self.services.resources = self.resources
         self.boot_kexts: list[BootKext] = [PLATFORM_KEXT, *boot_kexts]
+        #: The kernel's loaded kexts: its KPIs and the boot kexts, then what is loaded.
+        self.kexts = KextManager(
+            self.services, [*builtin_libraries(), *(kext.library() for kext in self.boot_kexts)]
+        )
         self.started = False
 
     @contextmanager
@@ -166,6 +176,14 @@ class _PlatformKext:
 
     def classes(self) -> Sequence[type[OSObject]]:
         return (KextLabPlatformExpert,)
+
+    def library(self) -> LibraryKext:
+        return LibraryKext(
+            self.bundle_id,
+            parse_version(KERNEL_VERSION),
+            parse_version(KERNEL_VERSION),
+            origin="the kextlab kernel",
+        )
 
     def copy_personalities(self) -> list[OSDictionary]:
         from kextlab.kernel.libkern.collections import OSDictionary

@@ -7,6 +7,10 @@
     kextlab of properties PATH         ``.properties`` of one node (a path or an alias)
     kextlab ioreg [IOREG FLAGS]        Apple's ``ioreg``: ``kextlab ioreg -lw0 -p IODeviceTree``
     kextlab ioclasscount [CLASS ...]   Apple's ``ioclasscount``
+    kextlab kextload [-t] [-n] [-d DEP] KEXT...    Apple's kext tools, on a machine booted
+    kextlab kextunload [-b ID] [-c CLASS] [KEXT]   for the command; --kext PATH loads
+    kextlab kextstat [-l] [-b ID] [-k]             kexts first (repeatable)
+    kextlab kextutil [-t] [-n] [-l] [-m] KEXT
     kextlab machines                   the embedded machines
     kextlab devices                    the device models and their parameters
 
@@ -80,6 +84,16 @@ dump_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the registry a real Mac's `ioreg -l` recorded (gzip or plain) instead "
     "of booting a machine.",
+)
+
+
+kext_option = click.option(
+    "--kext",
+    "preloaded",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Load this kext on the booted machine first (repeatable).",
 )
 
 
@@ -160,14 +174,20 @@ class RegistrySource:
 
 @contextmanager
 def registry_source(
-    machine_spec: str, seed: int, dump_path: Path | None
+    machine_spec: str, seed: int, dump_path: Path | None, preloaded: tuple[Path, ...] = ()
 ) -> Iterator[RegistrySource]:
-    """The registry of a booted machine, or the one a dump recorded."""
+    """The registry of a booted machine (with ``preloaded`` kexts loaded), or the one
+    a dump recorded."""
     if dump_path is None:
         with booted(machine_spec, seed) as (_, _, kernel):
+            port = io.IOMainPort(kernel.registry, kernel)
+            for path in preloaded:
+                load_kext_or_fail(port, path)
             # Open Firmware properties are big-endian cells (IEEE 1275 encode-int).
-            yield RegistrySource(io.IOMainPort(kernel.registry), "big", f"machine {machine_spec}")
+            yield RegistrySource(port, "big", f"machine {machine_spec}")
         return
+    if preloaded:
+        fail("--kext loads kexts on a booted machine; a dump cannot load any")
     if (
         click.get_current_context().get_parameter_source("machine_spec")
         is ParameterSource.COMMANDLINE
@@ -182,6 +202,24 @@ def registry_source(
     # A dump's cells are in its Mac's byte order: PowerPC's big, Intel's and Apple's ARM's little.
     order: Literal["big", "little"] = "big" if "PPC" in str(build or "") else "little"
     yield RegistrySource(port, order, f"dump {dump_path}")
+
+
+def load_kext_or_fail(
+    port: io.mach_port_t,
+    path: Path,
+    dependencies: tuple[Path, ...] = (),
+    *,
+    start_matching: bool = True,
+) -> None:
+    """Load a kext on the port's kernel; a bad kext is a message and status 2."""
+    result = io.KextManagerLoadKextWithURL(
+        port,
+        str(path),
+        tuple(str(dependency) for dependency in dependencies),
+        start_matching=start_matching,
+    )
+    if not result.ok:
+        fail(f"cannot load {path}: " + "; ".join(result.messages))
 
 
 def write_tool_output(output: ToolOutput) -> None:
@@ -285,8 +323,15 @@ def of_properties(path: str, machine_spec: str, seed: int) -> None:
 @machine_option
 @seed_option
 @dump_option
+@kext_option
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
-def ioreg(arguments: tuple[str, ...], machine_spec: str, seed: int, dump_path: Path | None) -> None:
+def ioreg(
+    arguments: tuple[str, ...],
+    machine_spec: str,
+    seed: int,
+    dump_path: Path | None,
+    preloaded: tuple[Path, ...],
+) -> None:
     """Apple's `ioreg`: show the I/O Registry, with ioreg's own flags
 
     \b
@@ -304,7 +349,7 @@ def ioreg(arguments: tuple[str, ...], machine_spec: str, seed: int, dump_path: P
         fail(f"ioreg: {error}; {IOREG_USAGE}")
     if options.width is None:
         options.width = terminal_width()
-    with registry_source(machine_spec, seed, dump_path) as source:
+    with registry_source(machine_spec, seed, dump_path, preloaded) as source:
         root = io.IORegistryGetRootEntry(source.port)
 
         def has_plane(plane: str) -> bool:
@@ -327,15 +372,20 @@ def ioreg(arguments: tuple[str, ...], machine_spec: str, seed: int, dump_path: P
 @machine_option
 @seed_option
 @dump_option
+@kext_option
 @click.argument("class_names", nargs=-1, metavar="[CLASS]...")
 def ioclasscount(
-    class_names: tuple[str, ...], machine_spec: str, seed: int, dump_path: Path | None
+    class_names: tuple[str, ...],
+    machine_spec: str,
+    seed: int,
+    dump_path: Path | None,
+    preloaded: tuple[Path, ...],
 ) -> None:
     """Apple's `ioclasscount`: instances of each I/O Kit class.
 
     With no CLASS, every class, one per line; with names, one line, `A = 1, B = 2`.
     """
-    with registry_source(machine_spec, seed, dump_path) as source:
+    with registry_source(machine_spec, seed, dump_path, preloaded) as source:
         output = run_ioclasscount(source.port, class_names)
         if output.status:
             fail(f"ioclasscount: the {source.described_as}: " + " ".join(output.stderr))
@@ -370,5 +420,20 @@ def devices() -> None:
             click.echo(f"    {key}: {parameter.help} ({parameter.describe()})")
 
 
+def _add_kext_commands() -> None:
+    # The kext tools live in their own module, which builds on the helpers above
+    # (booted, fail, the options); it is imported once they exist.
+    from kextlab.userland.kext_commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
 if __name__ == "__main__":
-    main()
+    # ``python -m kextlab.userland.cli``: run the package's own copy of this module,
+    # the one the kext commands (which import it) register on.
+    from kextlab.userland.cli import main as package_main
+
+    package_main()
+else:
+    _add_kext_commands()

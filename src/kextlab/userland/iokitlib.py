@@ -29,6 +29,7 @@ from kextlab.kernel.ioreturn import (
     kIOReturnNotFound,
     kIOReturnSuccess,
 )
+from kextlab.kernel.kernel import Kernel
 from kextlab.kernel.libkern.convert import PrintedValue, UserSet, UserValue, to_user
 from kextlab.kernel.libkern.values import OSData, OSString
 from kextlab.kernel.registry.entry import IORegistryEntry
@@ -72,9 +73,11 @@ kIOUserClassesKey: Final = "IOUserClasses"
 
 @dataclass(frozen=True)
 class mach_port_t:
-    """A connection to one kernel's I/O Registry."""
+    """A connection to one kernel: its I/O Registry, and for a live kernel the
+    kernel itself (kext management runs there)."""
 
     registry: IORegistry
+    kernel: Kernel | None = None
 
 
 class io_object_t:
@@ -120,9 +123,9 @@ class io_iterator_t:
         self._position = 0
 
 
-def IOMainPort(registry: IORegistry) -> mach_port_t:
+def IOMainPort(registry: IORegistry, kernel: Kernel | None = None) -> mach_port_t:
     """The main port of a kernel's registry (the kernel is the registry's owner)."""
-    return mach_port_t(registry)
+    return mach_port_t(registry, kernel)
 
 
 def IOMainPortFromSnapshot(root: SnapshotNode, plane: str = kIOServicePlane) -> mach_port_t:
@@ -384,3 +387,127 @@ def IOServiceGetMatchingService(
 ) -> io_service_t | None:
     _, iterator = IOServiceGetMatchingServices(port, matching)
     return iterator.next()
+
+
+# -- kext management (IOKit.framework's KextManager API) ----------------------------------------
+
+kOSReturnSuccess: Final = 0
+#: ``kOSKextReturnNotFound``, ``kOSKextReturnInUse`` ... (libkern/OSKextLib.h)
+kOSKextReturnNotFound: Final = 0xDC00_8006
+kOSKextReturnBadData: Final = 0xDC00_8007
+kOSKextReturnDependencies: Final = 0xDC00_800E
+kOSKextReturnLinkError: Final = 0xDC00_8016
+kOSKextReturnInUse: Final = 0xDC00_8018
+
+#: ``mach_error_string`` for the kext return codes tools print.
+KEXT_RETURN_STRINGS: Final = {
+    kOSKextReturnNotFound: "(libkern/kext) not found",
+    kOSKextReturnBadData: "(libkern/kext) bad data",
+    kOSKextReturnDependencies: "(libkern/kext) dependency resolution failure",
+    kOSKextReturnLinkError: "(libkern/kext) link error",
+    kOSKextReturnInUse: "(libkern/kext) kext is in use or retained (cannot unload)",
+}
+
+
+@dataclass(frozen=True)
+class KextResult:
+    """What a KextManager call returns: an ``OSReturn`` and the kernel's messages."""
+
+    status: int
+    messages: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == kOSReturnSuccess
+
+
+def _live_kernel(port: mach_port_t) -> Kernel:
+    if port.kernel is None:
+        raise ValueError("kext management needs a live kernel, not a registry from a dump")
+    return port.kernel
+
+
+def KextManagerLoadKextWithURL(
+    port: mach_port_t,
+    kextURL: str,
+    dependencyKextAndFolderURLs: tuple[str, ...] = (),
+    *,
+    start_matching: bool = True,
+) -> KextResult:
+    """Load the kext at ``kextURL`` (dependencies from the other bundles and folders
+    given) and run the machine until matching is done."""
+    from kextlab.kernel.kext.bundle import KextBundle
+    from kextlab.kernel.kext.discovery import bundles_in
+    from kextlab.kernel.kext.errors import (
+        KextBundleError,
+        KextDependencyError,
+        KextError,
+        KextVersionError,
+    )
+
+    kernel = _live_kernel(port)
+    try:
+        with kernel.entered():
+            bundle = KextBundle.read(kextURL)
+            candidates = [
+                found for path in dependencyKextAndFolderURLs for found in bundles_in(path)
+            ]
+            kernel.kexts.load(bundle, candidates=candidates, start_matching=start_matching)
+    except (KextBundleError, KextVersionError) as error:
+        return KextResult(kOSKextReturnBadData, (str(error),))
+    except KextDependencyError as error:
+        return KextResult(kOSKextReturnDependencies, (str(error),))
+    except KextError as error:
+        return KextResult(kOSKextReturnLinkError, (str(error),))
+    kernel.machine.run()
+    return KextResult(kOSReturnSuccess)
+
+
+def KextManagerUnloadKextWithIdentifier(port: mach_port_t, kextIdentifier: str) -> KextResult:
+    """Terminate the kext's drivers, then unload it unless it is in use."""
+    from kextlab.kernel.kext.errors import KextUnloadError
+
+    kernel = _live_kernel(port)
+    try:
+        with kernel.entered():
+            kernel.kexts.unload(kextIdentifier)
+    except KextUnloadError as error:
+        status = kOSKextReturnNotFound if "not found" in error.message else kOSKextReturnInUse
+        return KextResult(status, (f"(kernel) {error.message}",))
+    finally:
+        kernel.machine.run()
+    return KextResult(kOSReturnSuccess)
+
+
+def KextManagerTerminateClasses(port: mach_port_t, classNames: tuple[str, ...]) -> KextResult:
+    """``kextunload -c``: terminate instances of classes and remove their personalities."""
+    kernel = _live_kernel(port)
+    with kernel.entered():
+        kernel.kexts.unload_classes(classNames)
+    kernel.machine.run()
+    return KextResult(kOSReturnSuccess)
+
+
+def KextManagerCopyLoadedKextInfo(
+    port: mach_port_t, kextIdentifiers: tuple[str, ...] | None = None
+) -> dict[str, dict[str, object]]:
+    """The loaded kexts by identifier, with OSKext's info keys (user-space copies)."""
+    kernel = _live_kernel(port)
+    manager = kernel.kexts
+    info: dict[str, dict[str, object]] = {}
+    for kext in manager.loaded():
+        if kextIdentifiers is not None and kext.bundle_id not in kextIdentifiers:
+            continue
+        info[kext.bundle_id] = {
+            "CFBundleIdentifier": kext.bundle_id,
+            "CFBundleVersion": kext.version,
+            "OSBundleLoadTag": kext.tag,
+            "OSBundleRetainCount": manager.references(kext),
+            "OSBundleLoadAddress": kext.address,
+            "OSBundleLoadSize": kext.size,
+            "OSBundleWiredSize": kext.size,
+            "OSBundleDependencies": [linked.tag for linked in kext.links],
+            "OSBundleClasses": list(kext.classes),
+            "OSKernelResource": kext.builtin,
+        }
+    return info

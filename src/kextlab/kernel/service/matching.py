@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from kextlab.kernel.libkern.collections import OSArray, OSCollection, OSDictionary, OSOrderedSet
+from kextlab.kernel.libkern.collections import OSCollection, OSDictionary, OSOrderedSet
 from kextlab.kernel.libkern.object import OSObject
 from kextlab.kernel.libkern.values import OSNumber, OSString
 from kextlab.kernel.service import debug
@@ -435,6 +435,3 @@ def check_resources(service: IOService) -> bool:
         waitForService(resourceMatching(name))
     return True
 
-
-def make_array(items: list[OSObject]) -> OSArray:
-    return OSArray(items)
