@@ -111,18 +111,29 @@ class IOCatalogue:
 
     def catalogNewDrivers(self, tables: list[OSDictionary]) -> None:
         """``IOService::catalogNewDrivers``: re-match every registered service one of
-        ``tables`` passively matches."""
-        center = self.globals.notifications
-        services: list[IOService] = []
+        ``tables`` passively matches.
+
+        As xnu's ``copyExistingServices`` does with ``applyToInstancesOfClassName``,
+        only instances of a personality's provider class are tested: the registered
+        services are indexed once by every class they are an instance of."""
+        from kextlab.kernel.service.registration import start_matching
+
+        by_class: dict[str, list[IOService]] = {}
+        for service in self.globals.notifications.existing_services(
+            None, kIOServiceRegisteredState
+        ):
+            for name in type(service).inheritance():
+                by_class.setdefault(name, []).append(service)
+        chosen: dict[int, IOService] = {}
         for table in tables:
-            for service in center.existing_services(table, kIOServiceRegisteredState):
-                if service not in services:
-                    services.append(service)
-        for service in services:
+            provider_class = table.getObject("IOProviderClass")
+            for service in by_class.get(str(provider_class), ()):
+                if id(service) not in chosen and service.matchPassive(table, 0):
+                    chosen[id(service)] = service
+        ordered = sorted(chosen.values(), key=lambda service: service.getRegistryEntryID())
+        for service in ordered:
             if debug.enabled(debug.kIOLogMatch):
                 debug.log(f"{service.getName()}: catalogNewDrivers")
-            from kextlab.kernel.service.registration import start_matching
-
             start_matching(service, kIOServiceAsynchronous)
 
     # -- lookup -----------------------------------------------------------------------------------
@@ -185,4 +196,3 @@ class IOCatalogue:
             for table in tables:
                 table.release()
         self._personalities.clear()
-

@@ -224,18 +224,22 @@ class NotificationCenter:
             finally:
                 notifier.release()
 
-    def existing_services(self, matching: OSDictionary, in_state: int) -> list[IOService]:
-        """``copyExistingServices``: services in ``in_state`` that match, in
-        service-plane order."""
+    def existing_services(self, matching: OSDictionary | None, in_state: int) -> list[IOService]:
+        """``copyExistingServices``: services in ``in_state`` that match (all of
+        them for None), in service-plane order.  Only instances of the matching
+        dictionary's ``IOProviderClass`` are tested, as ``applyToInstancesOfClassName``
+        does."""
         registry = self.globals.registry
         plane = registry.plane(kIOServicePlane)
+        provider_class = matching.getObject("IOProviderClass") if matching is not None else None
+        wanted = str(provider_class) if isinstance(provider_class, OSString) else None
         found = []
         for entry in _unique(registry.getRoot().iterate(plane, recursive=True)):
-            if (
-                isinstance(entry, IOService)
-                and (entry.getState() & in_state) == in_state
-                and entry.matchPassive(matching, 0)
-            ):
+            if not isinstance(entry, IOService) or (entry.getState() & in_state) != in_state:
+                continue
+            if wanted is not None and wanted not in type(entry).inheritance():
+                continue
+            if matching is None or entry.matchPassive(matching, 0):
                 found.append(entry)
         return found
 
