@@ -16,6 +16,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 FIGURES = {
     "machine_core.py": ["events: at() + run()", "mmio: read32 SCRATCH", "dma: copy 1 MiB"],
+    "matching.py": ["match, 100 personalities", "match, 1,000 personalities"],
     "registry.py": ["ioreg -l (machine DT)", "fromPath (3 components)"],
     "scsi.py": ["4 KiB read, QD 1", "4 KiB read, QD 32", "1 MiB sequential write"],
 }

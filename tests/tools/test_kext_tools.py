@@ -149,7 +149,7 @@ def test_kextutil_diagnoses_without_loading() -> None:
     )
 
 
-# -- bad kexts ---------------------------------------------------------------------------------------
+# -- bad kexts ---------------------------------------------------------------------------------
 
 
 def bad_kexts(root: Path) -> dict[str, tuple[Path, str]]:

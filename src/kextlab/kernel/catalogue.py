@@ -52,6 +52,9 @@ class IOCatalogue:
     def __init__(self, globals_: ServiceGlobals) -> None:
         self.globals = globals_
         self._personalities: dict[str, list[OSDictionary]] = {}
+        #: The same personalities by a cheap signature, so that the exact-duplicate
+        #: check of ``addDrivers`` compares only personalities that could be equal.
+        self._similar: dict[tuple[object, ...], list[OSDictionary]] = {}
         self._generation = 1
 
     def getGenerationCount(self) -> int:
@@ -75,10 +78,12 @@ class IOCatalogue:
                 continue
             unique_personality_properties(table)
             tables = self._personalities.setdefault(str(provider_class), [])
-            if any(existing.isEqualTo(table) for existing in tables):
+            similar = self._similar.setdefault(_signature(table), [])
+            if any(existing.isEqualTo(table) for existing in similar):
                 continue
             table.retain()
             tables.append(table)
+            similar.append(table)
             added.append(table)
             if debug.enabled(debug.kIOLogCatalogue):
                 debug.log(f"IOCatalogue: adding personality for {table.getObject('IOClass')}")
@@ -107,6 +112,10 @@ class IOCatalogue:
                 else:
                     kept.append(table)
             self._personalities[provider_class] = kept
+        if removed:
+            self._similar.clear()
+            for table in self.personalities():
+                self._similar.setdefault(_signature(table), []).append(table)
         return removed
 
     def catalogNewDrivers(self, tables: list[OSDictionary]) -> None:
@@ -141,7 +150,6 @@ class IOCatalogue:
     def findDrivers(self, service: IOService) -> tuple[OSOrderedSet, int]:
         """The candidates of ``service`` (a new set) and the generation they are from."""
         candidates = ordered_by_score()
-        meta = service.getMetaClass()
         current: type[IOService] | None = type(service)
         while current is not None:
             for table in self._personalities.get(current.className(), ()):
@@ -150,7 +158,6 @@ class IOCatalogue:
                 break
             parent = current.superclass()
             current = parent if parent is not None and issubclass(parent, IOService) else None
-        del meta
         return candidates, self._generation
 
     def findDriversMatching(self, matching: OSDictionary) -> list[OSDictionary]:
@@ -196,3 +203,13 @@ class IOCatalogue:
             for table in tables:
                 table.release()
         self._personalities.clear()
+        self._similar.clear()
+
+
+def _signature(table: OSDictionary) -> tuple[object, ...]:
+    """What two equal personalities must share: provider class, class and key set."""
+    return (
+        str(table.getObject("IOProviderClass")),
+        str(table.getObject("IOClass")),
+        tuple(sorted(table.keys())),
+    )

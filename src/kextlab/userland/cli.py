@@ -11,6 +11,8 @@
     kextlab kextunload [-b ID] [-c CLASS] [KEXT]   for the command; --kext PATH loads
     kextlab kextstat [-l] [-b ID] [-k]             kexts first (repeatable)
     kextlab kextutil [-t] [-n] [-l] [-m] KEXT
+    kextlab kextmatch [--ioreg DUMP | --machine M | --host] [--kexts PATH]... [--json]
+                                       matching without driver code, e.g. on a real Mac's dump
     kextlab machines                   the embedded machines
     kextlab devices                    the device models and their parameters
 
@@ -424,8 +426,9 @@ def _add_kext_commands() -> None:
     # The kext tools live in their own module, which builds on the helpers above
     # (booted, fail, the options); it is imported once they exist.
     from kextlab.userland.kext_commands import COMMANDS
+    from kextlab.userland.kextmatch_command import kextmatch
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, kextmatch):
         main.add_command(command)
 
 

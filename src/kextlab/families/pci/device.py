@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from kextlab.families.pci.match_keys import PCIConfigRegisters
 from kextlab.kernel.libkern.collections import OSDictionary
+from kextlab.kernel.libkern.object import OSDynamicCast
 from kextlab.kernel.libkern.values import OSData, OSString
 from kextlab.kernel.memory.device_memory import IODeviceMemory, IOMemoryMap
 from kextlab.kernel.service.service import IOService, ScoreRef
@@ -72,12 +73,19 @@ class IOPCIDevice(IOService):
 
     # -- matching ---------------------------------------------------------------------------------
 
+    def provider_bridge(self) -> IOPCIBridge | None:
+        """The bridge above in the service plane (``OSDynamicCast(IOPCIBridge,
+        copyParentEntry(gIOServicePlane))``): the one that matches this nub."""
+        from kextlab.families.pci.bridge import IOPCIBridge
+
+        return OSDynamicCast(IOPCIBridge, self.getProvider())
+
     def matchPropertyTable(self, table: OSDictionary, score: ScoreRef) -> bool:
-        bridge = self.bridge
+        bridge = self.provider_bridge()
         return bridge is not None and bridge.matchNubWithPropertyTable(self, table, score)
 
     def compareName(self, name: str) -> str | None:
-        bridge = self.bridge
+        bridge = self.provider_bridge()
         if bridge is None:
             return super().compareName(name)
         return bridge.compareNubName(self, name)

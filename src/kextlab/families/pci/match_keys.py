@@ -60,6 +60,7 @@ Quirks kept on purpose (each pinned by a test)
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -223,13 +224,23 @@ def match_keys(keys: str, default_mask: int, register: int) -> bool:
     ``default_mask`` and ``register`` are truncated to 32 bits, as the C parameter
     and ``savedConfig`` types do.
     """
-    default_mask &= _DWORD_MASK
     register &= _DWORD_MASK
+    return any((value & mask) == (register & mask) for value, mask in _tokens(keys, default_mask))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tokens(keys: str, default_mask: int) -> tuple[tuple[int, int], ...]:
+    """The ``(value, mask)`` tokens ``matchKeys`` reads from ``keys``, up to the first
+    that does not parse.  Parsing never depends on the register, so the C loop's
+    "read a token, test it, go on" is the same as testing these in order; a
+    personality's strings are parsed once, not at every match."""
+    default_mask &= _DWORD_MASK
+    tokens: list[tuple[int, int]] = []
     position = 0
     while True:
         value, following = kernel_strtoul(keys, position)
         if following == position:
-            return False
+            return tuple(tokens)
         while following < len(keys) and keys[following] == " ":
             following += 1
         if following < len(keys) and keys[following] == "&":
@@ -237,8 +248,7 @@ def match_keys(keys: str, default_mask: int, register: int) -> bool:
             mask, following = kernel_strtoul(keys, following + 1)
         else:
             mask = default_mask
-        if (value & mask) == (register & mask):
-            return True
+        tokens.append((value, mask))
         position = following
 
 

@@ -25,6 +25,7 @@ matters), in insertion order.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -322,15 +323,32 @@ class OSSet(OSCollection):
 
 
 class OSOrderedSet(OSCollection):
-    """Distinct objects kept in the order an ordering function defines."""
+    """Distinct objects kept in the order an ordering function defines.
 
-    __slots__ = ("_context", "_members", "_order")
+    ``setObject`` inserts behind every member the new object does not outrank
+    (``order(existing, new) >= 0``), as xnu's does.  When the order is a difference
+    of ranks, ``order(a, b) == rank(a) - rank(b)`` (I/O Kit's ``IOServiceOrdering``
+    of probe scores), passing ``rank`` gives the same order by binary search over
+    the ranks taken at insertion, instead of calling ``order`` once per member: the
+    candidate sets of matching stay cheap with thousands of personalities."""
 
-    def __init__(self, order: OrderFunction | None = None, context: object = None) -> None:
+    __slots__ = ("_context", "_ids", "_members", "_order", "_rank", "_ranks")
+
+    def __init__(
+        self,
+        order: OrderFunction | None = None,
+        context: object = None,
+        *,
+        rank: Callable[[OSObject], int] | None = None,
+    ) -> None:
         super().__init__()
         self._members: list[OSObject] = []
+        self._ids: set[int] = set()
         self._order = order
         self._context = context
+        self._rank = rank
+        #: With ``rank``: the members' negated ranks, ascending (highest rank first).
+        self._ranks: list[int] = []
 
     @classmethod
     def withCapacity(
@@ -351,34 +369,42 @@ class OSOrderedSet(OSCollection):
         return iter(list(self._members))
 
     def containsObject(self, obj: OSObject) -> bool:
-        return any(member is obj for member in self._members)
+        return id(obj) in self._ids
 
     def _compare(self, existing: OSObject, new: OSObject) -> int:
         return self._order(existing, new, self._context) if self._order is not None else 0
+
+    def _insert(self, index: int, obj: OSObject, rank: int | None) -> None:
+        obj.retain()
+        self._members.insert(index, obj)
+        self._ids.add(id(obj))
+        if self._rank is not None:
+            self._ranks.insert(index, -(rank if rank is not None else self._rank(obj)))
 
     def setObject(self, obj: OSObject) -> bool:
         """Insert ``obj`` behind every member it does not outrank; no duplicates."""
         if self.containsObject(obj):
             return False
+        if self._rank is not None:
+            rank = self._rank(obj)
+            self._insert(bisect.bisect_right(self._ranks, -rank), obj, rank)
+            return True
         index = 0
         while index < len(self._members) and self._compare(self._members[index], obj) >= 0:
             index += 1
-        obj.retain()
-        self._members.insert(index, obj)
+        self._insert(index, obj, None)
         return True
 
     def setFirstObject(self, obj: OSObject) -> bool:
         if self.containsObject(obj):
             return False
-        obj.retain()
-        self._members.insert(0, obj)
+        self._insert(0, obj, None)
         return True
 
     def setLastObject(self, obj: OSObject) -> bool:
         if self.containsObject(obj):
             return False
-        obj.retain()
-        self._members.append(obj)
+        self._insert(len(self._members), obj, None)
         return True
 
     def getFirstObject(self) -> OSObject | None:
@@ -391,20 +417,29 @@ class OSOrderedSet(OSCollection):
         return self._members[index] if 0 <= index < len(self._members) else None
 
     def removeObject(self, obj: OSObject) -> None:
+        if id(obj) not in self._ids:
+            return
         for index, member in enumerate(self._members):
             if member is obj:
                 del self._members[index]
+                if self._rank is not None:
+                    del self._ranks[index]
+                self._ids.discard(id(obj))
                 member.release()
                 return
 
     def orderObject(self, obj: OSObject) -> int:
         """``order(obj, None)``: the object's own rank, as the ordering function sees it."""
+        if self._rank is not None:
+            return self._rank(obj)
         if self._order is None:
             return 0
         return self._order(obj, None, self._context)  # type: ignore[arg-type]
 
     def flushCollection(self) -> None:
         self._members.clear()
+        self._ids.clear()
+        self._ranks.clear()
 
     def __repr__(self) -> str:
         return f"OSOrderedSet({self._members!r})"

@@ -18,7 +18,7 @@ Threading rules: used from the machine's threads, events and the entered host.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from kextlab.errors import InternalError
 from kextlab.sim.scheduler import Scheduler, current_scheduler
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from kextlab.kernel.platform.expert import IOResources
     from kextlab.kernel.registry.registry import IORegistry
     from kextlab.machine.machine import Machine
+
+#: The kernel architectures a kernel can be built for (``x86`` is what kextlab's
+#: machine descriptions call an Intel 64-bit-capable kernel).
+ARCHITECTURES: Final = ("ppc", "i386", "x86", "x86_64", "arm64")
 
 #: The name the service layer registers under in ``Scheduler.extensions``.
 SERVICE_EXTENSION = "iokit"
@@ -51,6 +55,10 @@ class ServiceGlobals:
         from kextlab.kernel.service.registration import ConfigQueue
         from kextlab.kernel.service.termination import TerminationWork
 
+        if arch not in ARCHITECTURES:
+            raise ValueError(
+                f"unknown kernel architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}"
+            )
         self.scheduler = scheduler
         self.classes = classes
         self.registry = registry

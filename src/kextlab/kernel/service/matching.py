@@ -99,8 +99,9 @@ def service_ordering(first: OSObject, second: OSObject | None, context: object) 
 
 
 def ordered_by_score() -> OSOrderedSet:
-    """An empty set kept highest score first, ties in insertion order."""
-    return OSOrderedSet(service_ordering, "IOProbeScore")
+    """An empty set kept highest score first, ties in insertion order
+    (``IOServiceOrdering`` on ``IOProbeScore``, by rank)."""
+    return OSOrderedSet(service_ordering, "IOProbeScore", rank=service_object_order)
 
 
 def match_category(table: OSDictionary) -> str:
