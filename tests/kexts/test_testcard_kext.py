@@ -12,15 +12,13 @@ from collections.abc import Iterator
 import pytest
 
 from kextlab.families.pci.device import IOPCIDevice
-from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.kernel.kernel import Kernel
 from kextlab.kernel.libkern.values import OSNumber
 from kextlab.kernel.registry.registry import kIOServicePlane
 from kextlab.kernel.service.service import IOService, kIOServiceSynchronous
 from kextlab.kexts import shipped
-from kextlab.machine.machine import Machine
+from kextlab.testing.kernel import booted_kernel
 from kextlab.userland import iokitlib as io
-from kextlab.userland.system import start_kernel
 from kextlab.userland.tools.ioclasscount import ioclasscount
 
 BUNDLE_ID = "com.kextlab.driver.KextLabTestCard"
@@ -29,10 +27,7 @@ CLASS = "KextLabTestCardDriver"
 
 @pytest.fixture
 def port() -> Iterator[io.mach_port_t]:
-    with Machine.from_name("default") as machine:
-        tree = OpenFirmware(machine).power_on()
-        machine.run()
-        kernel = start_kernel(machine, tree)
+    with booted_kernel() as kernel:
         yield io.IOMainPort(kernel.registry, kernel)
 
 

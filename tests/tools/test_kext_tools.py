@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.kexts import shipped
-from kextlab.machine.machine import Machine
+from kextlab.testing.kernel import booted_kernel
 from kextlab.userland import iokitlib as io
 from kextlab.userland.cli import main
-from kextlab.userland.system import start_kernel
 
 TESTCARD = shipped("KextLabTestCard")
 LIBRARIES = {"com.apple.kpi.iokit": "8.0", "com.apple.kpi.libkern": "8.0"}
@@ -238,10 +236,7 @@ def test_a_dependency_cycle_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture
 def port() -> Iterator[io.mach_port_t]:
-    with Machine.from_name("default") as machine:
-        tree = OpenFirmware(machine).power_on()
-        machine.run()
-        kernel = start_kernel(machine, tree)
+    with booted_kernel() as kernel:
         yield io.IOMainPort(kernel.registry, kernel)
 
 

@@ -30,6 +30,14 @@ from kextlab.kernel.ioreturn import (
     kIOReturnSuccess,
 )
 from kextlab.kernel.kernel import Kernel
+from kextlab.kernel.kext.manager import (
+    kOSKextReturnBadData,
+    kOSKextReturnDependencies,
+    kOSKextReturnInUse,
+    kOSKextReturnLinkError,
+    kOSKextReturnNotFound,
+    kOSReturnSuccess,
+)
 from kextlab.kernel.libkern.convert import PrintedValue, UserSet, UserValue, to_user
 from kextlab.kernel.libkern.values import OSData, OSString
 from kextlab.kernel.registry.entry import IORegistryEntry
@@ -390,14 +398,6 @@ def IOServiceGetMatchingService(
 
 
 # -- kext management (IOKit.framework's KextManager API) ----------------------------------------
-
-kOSReturnSuccess: Final = 0
-#: ``kOSKextReturnNotFound``, ``kOSKextReturnInUse`` ... (libkern/OSKextLib.h)
-kOSKextReturnNotFound: Final = 0xDC00_8006
-kOSKextReturnBadData: Final = 0xDC00_8007
-kOSKextReturnDependencies: Final = 0xDC00_800E
-kOSKextReturnLinkError: Final = 0xDC00_8016
-kOSKextReturnInUse: Final = 0xDC00_8018
 
 #: ``mach_error_string`` for the kext return codes tools print.
 KEXT_RETURN_STRINGS: Final = {

@@ -14,27 +14,22 @@ import pytest
 
 from kextlab.families.pci.bridge import IOPCI2PCIBridge, KextLabPCIHostBridge
 from kextlab.families.pci.device import IOPCIDevice
-from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.kernel.kernel import Kernel
 from kextlab.kernel.libkern.collections import OSDictionary
 from kextlab.kernel.libkern.convert import from_python
 from kextlab.kernel.libkern.values import OSNumber, OSString
 from kextlab.kernel.registry.registry import kIODeviceTreePlane, kIOServicePlane
 from kextlab.kernel.service.service import ScoreRef
-from kextlab.machine.description import load_machine_description
-from kextlab.machine.machine import Machine
+from kextlab.testing.kernel import booted_kernel
 from kextlab.userland import iokitlib as io
-from kextlab.userland.system import start_kernel
 from kextlab.userland.tools.ioreg import IORegOptions, ioreg
 
 DEFAULT = Path(__file__).resolve().parents[3] / "src/kextlab/machine/machines/default.toml"
 
 
 def boot(spec: str = "default") -> Iterator[Kernel]:
-    with Machine(load_machine_description(spec)) as machine:
-        tree = OpenFirmware(machine).power_on()
-        machine.run()
-        yield start_kernel(machine, tree)
+    with booted_kernel(spec) as kernel:
+        yield kernel
 
 
 @pytest.fixture

@@ -25,6 +25,16 @@ from kextlab.kernel.service.globals import ServiceGlobals
 from kextlab.kernel.service.service import IOService
 from kextlab.sim.scheduler import Scheduler
 
+#: What the test drivers did, in order (cleared around every test).
+JOURNAL: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def clean_journal() -> Iterator[None]:
+    JOURNAL.clear()
+    yield
+    JOURNAL.clear()
+
 
 class Board(IOPlatformExpertDevice):
     """The root of the test service plane."""

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from kextlab.kernel.ioreturn import kIOReturnSuccess, kIOReturnTimeout
 from kextlab.kernel.service.notification import (
     IONotifier,
@@ -26,16 +22,7 @@ from kextlab.kernel.service.service import (
     kIOServiceTerminateWithRematch,
 )
 from kextlab.sim.time import SECOND
-from tests.kernel.service.conftest import IOKit, Nub
-
-JOURNAL: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def clean_journal() -> Iterator[None]:
-    JOURNAL.clear()
-    yield
-    JOURNAL.clear()
+from tests.kernel.service.conftest import JOURNAL, IOKit, Nub
 
 
 class Tracked(IOService):

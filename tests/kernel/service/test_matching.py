@@ -7,10 +7,7 @@ read back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import ClassVar
-
-import pytest
 
 from kextlab.kernel.libkern.collections import OSDictionary
 from kextlab.kernel.libkern.convert import from_python
@@ -18,16 +15,7 @@ from kextlab.kernel.libkern.values import OSData, OSNumber, OSString
 from kextlab.kernel.service import debug
 from kextlab.kernel.service.matching import kIOServiceChangesOK, kIOServiceClassDone
 from kextlab.kernel.service.service import IOService, ScoreRef
-from tests.kernel.service.conftest import IOKit, Nub, SubNub
-
-JOURNAL: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def clean_journal() -> Iterator[None]:
-    JOURNAL.clear()
-    yield
-    JOURNAL.clear()
+from tests.kernel.service.conftest import JOURNAL, IOKit, Nub, SubNub
 
 
 class Driver(IOService):

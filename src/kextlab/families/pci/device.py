@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 from kextlab.families.pci.match_keys import PCIConfigRegisters
 from kextlab.kernel.libkern.collections import OSDictionary
 from kextlab.kernel.libkern.object import OSDynamicCast
-from kextlab.kernel.libkern.values import OSData, OSString
 from kextlab.kernel.memory.device_memory import IODeviceMemory, IOMemoryMap
+from kextlab.kernel.platform.names import name_matching_property
 from kextlab.kernel.service.service import IOService, ScoreRef
 
 if TYPE_CHECKING:
@@ -95,12 +95,7 @@ class IOPCIDevice(IOService):
 
     def property_for_name_matching(self, key: str) -> bytes | str | None:
         """A property as ``IODTCompareNubName`` reads it: data bytes or a string."""
-        value = self.getProperty(key)
-        if isinstance(value, OSData):
-            return value.getBytesNoCopy()
-        if isinstance(value, OSString):
-            return value.getCStringNoCopy()
-        return None
+        return name_matching_property(self, key)
 
     # -- configuration space ----------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from kextlab.kernel.kext.dependencies import KextIndex, KextInfo, resolve_depend
 from kextlab.kernel.kext.errors import KextLoadError, KextUnloadError
 from kextlab.kernel.kext.module import KextModule, import_kext, register_kext_classes
 from kextlab.kernel.kext.personalities import copy_personalities
-from kextlab.kernel.libkern.values import OSString
+from kextlab.kernel.libkern.convert import from_python
 
 if TYPE_CHECKING:
     from kextlab.kernel.libkern.collections import OSDictionary
@@ -50,13 +50,10 @@ if TYPE_CHECKING:
 # libkern_kext_err(code) = sys_libkern (0x37 << 26) | sub_libkern_kext (2 << 14) | code
 kOSReturnSuccess: Final = 0
 kOSKextReturnNotFound: Final = 0xDC00_8006
+kOSKextReturnBadData: Final = 0xDC00_8007
+kOSKextReturnDependencies: Final = 0xDC00_800E
+kOSKextReturnLinkError: Final = 0xDC00_8016
 kOSKextReturnInUse: Final = 0xDC00_8018
-
-#: ``mach_error_string`` of the codes ``kextunload`` reports.
-RETURN_STRINGS: Final = {
-    kOSKextReturnNotFound: "(libkern/kext) not found",
-    kOSKextReturnInUse: "(libkern/kext) kext is in use or retained (cannot unload)",
-}
 
 #: Where loaded code "lives": kextlab has no kernel address space, so each loaded
 #: kext is given a distinct, page-aligned range in kextstat's Address column.
@@ -269,9 +266,6 @@ class KextManager:
 def _matching(entries: dict[str, str]) -> OSDictionary:
     from kextlab.kernel.libkern.collections import OSDictionary
 
-    table = OSDictionary()
-    for key, text in entries.items():
-        value = OSString(text)
-        table.setObject(key, value)
-        value.release()
+    table = from_python(entries)
+    assert isinstance(table, OSDictionary)
     return table

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from kextlab.kernel.libkern.collections import OSArray, OSCollection, OSDictionary
 from kextlab.kernel.libkern.object import OSObject
-from kextlab.kernel.libkern.values import OSData, OSString, OSSymbol
-from kextlab.kernel.platform.names import compare_nub_name
+from kextlab.kernel.libkern.values import OSString, OSSymbol
+from kextlab.kernel.platform.names import compare_nub_name, name_matching_property
 from kextlab.kernel.registry.registry import kIODeviceTreePlane
 from kextlab.kernel.service.service import IOService, ScoreRef
 
@@ -36,12 +36,8 @@ class IOPlatformDevice(IOService):
         return compare_nub_name(self.property_for_name_matching, name)
 
     def property_for_name_matching(self, key: str) -> bytes | str | None:
-        value = self.getProperty(key)
-        if isinstance(value, OSData):
-            return value.getBytesNoCopy()
-        if isinstance(value, OSString):
-            return value.getCStringNoCopy()
-        return None
+        """A property as ``IODTCompareNubName`` reads it: data bytes or a string."""
+        return name_matching_property(self, key)
 
 
 class IOPlatformExpert(IOService):

@@ -27,12 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from kextlab.kernel.libkern.values import OSData, OSString
+from kextlab.kernel.registry.entry import IORegistryEntry
+
 __all__ = [
     "NUB_NAME_PROPERTIES",
     "c_bytes",
     "compare_nub_name",
     "compare_nub_names",
     "from_c_bytes",
+    "name_matching_property",
 ]
 
 #: The properties ``IODTCompareNubName`` tries, in order.
@@ -147,4 +151,15 @@ def compare_nub_names(get_property: Callable[[str], object], names: object) -> s
         matched = compare_nub_name(get_property, name)
         if matched is not None:
             return matched
+    return None
+
+
+def name_matching_property(entry: IORegistryEntry, key: str) -> bytes | str | None:
+    """A registry entry's property as ``IODTCompareNubName`` reads it: the bytes of
+    an OSData, the text of an OSString, None otherwise."""
+    value = entry.getProperty(key)
+    if isinstance(value, OSData):
+        return value.getBytesNoCopy()
+    if isinstance(value, OSString):
+        return value.getCStringNoCopy()
     return None

@@ -435,4 +435,3 @@ def check_resources(service: IOService) -> bool:
             continue
         waitForService(resourceMatching(name))
     return True
-
