@@ -34,6 +34,7 @@ from kextlab.kernel.libkern.values import OSString
 from kextlab.kernel.registry.registry import kIOServicePlane
 from kextlab.kernel.service import debug
 from kextlab.kernel.service.matching import ordered_by_score
+from kextlab.kernel.service.registration import start_matching
 from kextlab.kernel.service.service import (
     IOService,
     kIOServiceAsynchronous,
@@ -125,8 +126,6 @@ class IOCatalogue:
         As xnu's ``copyExistingServices`` does with ``applyToInstancesOfClassName``,
         only instances of a personality's provider class are tested: the registered
         services are indexed once by every class they are an instance of."""
-        from kextlab.kernel.service.registration import start_matching
-
         by_class: dict[str, list[IOService]] = {}
         for service in self.globals.notifications.existing_services(
             None, kIOServiceRegisteredState

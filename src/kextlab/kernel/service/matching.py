@@ -42,20 +42,18 @@ resources.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from kextlab.kernel.libkern.collections import OSCollection, OSDictionary, OSOrderedSet
 from kextlab.kernel.libkern.object import OSObject
 from kextlab.kernel.libkern.values import OSNumber, OSString
 from kextlab.kernel.service import debug
+from kextlab.kernel.service.notification import IOServiceNotifier
 from kextlab.kernel.service.service import (
     IOService,
     ScoreRef,
     kIOServiceStartState,
 )
-
-if TYPE_CHECKING:
-    pass
 
 # -- matchPassive options (IOServicePrivate.h) ----------------------------------------------------
 kIOServiceChangesOK: Final = 0x0000_0001
@@ -77,8 +75,6 @@ def _signed32(value: int) -> int:
 def service_object_order(entry: OSObject | None, key: str = "IOProbeScore") -> int:
     """``IOServiceObjectOrder``: a dict's ``IOProbeScore`` (as SInt32), a notifier's
     priority, a service's own ``IOProbeScore``; 0 otherwise."""
-    from kextlab.kernel.service.notification import IOServiceNotifier
-
     if isinstance(entry, OSDictionary):
         number = entry.getObject(key)
     elif isinstance(entry, IOServiceNotifier):
@@ -156,9 +152,9 @@ def match_internal(service: IOService, table: OSDictionary, options: int) -> tup
         location = table.getObject("IOLocationMatch")
         if isinstance(location, OSString):
             done += 1
-            own = service.getLocation()
-            if own is None or own != str(location) or done == count:
-                return own is not None and own == str(location), done
+            match = service.getLocation() == str(location)
+            if not match or done == count:
+                return match, done
         property_match = table.getObject("IOPropertyMatch")
         if property_match is not None:
             done += 1
@@ -278,8 +274,6 @@ def match_passive(service: IOService, table: OSDictionary, options: int) -> bool
 
 def probe_candidates(nub: IOService, matches: OSOrderedSet) -> None:
     """Run the three passes over ``matches`` (consumed: it is left empty)."""
-    from kextlab.kernel.service.notification import IOServiceNotifier
-
     family_matches = ordered_by_score()
     try:
         while (candidate := matches.getFirstObject()) is not None:
@@ -360,18 +354,14 @@ def _probe_one(
     instance.detach(nub)
     if chosen is None:
         if debug.enabled(debug.kIOLogProbe, props):
-            debug.log(f"{class_of(props)}[{instance.getRegistryEntryID():#x}]::probe fails")
+            class_name = props.getObject("IOClass")  # xnu logs the IOClass symbol
+            debug.log(f"{class_name}[{instance.getRegistryEntryID():#x}]::probe fails")
         return
     chosen.setProperty("IOProbeScore", score.value & 0xFFFF_FFFF, 32)
     start_list = start_lists.get(category)
     if start_list is None:
         start_list = start_lists[category] = ordered_by_score()
     start_list.setObject(chosen)
-
-
-def class_of(props: OSDictionary) -> str:
-    name = props.getObject("IOClass")
-    return str(name) if name is not None else "?"
 
 
 def _start_one(nub: IOService, category: str, candidates: OSOrderedSet) -> None:

@@ -108,10 +108,7 @@ class TerminationWork:
         thread = self._thread
         if thread is not None and thread.is_alive:
             return
-        self._thread = self.globals.scheduler.spawn(self._main, name="IOTerminateThread")
-
-    def _main(self) -> None:
-        self.run()
+        self._thread = self.globals.scheduler.spawn(self.run, name="IOTerminateThread")
 
     def run(self) -> None:
         """``terminateWorker``: work every list until all are empty."""
