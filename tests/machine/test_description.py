@@ -8,8 +8,10 @@ source ``lab.toml``; descriptions that must exist on disk live under ``tmp_path`
 
 from __future__ import annotations
 
+import io
 import mmap
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -20,9 +22,12 @@ from kextlab.machine.description import (
     load_machine_description,
     parse_machine_description,
 )
+from kextlab.machine.machine import Machine
 from kextlab.machine.memory import RamRange
 from kextlab.machine.pci.host import AddressWindow
 from kextlab.machine.sizes import format_size, parse_size
+from kextlab.sim.preemption import PreemptionPolicy
+from kextlab.sim.trace import TraceRecorder
 
 KIB = 1 << 10
 MIB = 1 << 20
@@ -228,6 +233,71 @@ def test_minimal_description_takes_its_name_from_the_file_and_defaults_the_rest(
     assert description.ram == (RamRange(0, GIB),)
     assert description.devices == ()
     assert description.host_bridge.prefetchable_window is None
+
+
+def test_without_a_scheduler_table_preemption_is_off_with_default_parameters() -> None:
+    """No [scheduler]: the default schedule, and the default policy kept for "seeded"."""
+    description = parse(MEMORY)
+    assert description.preemption == "off"
+    assert description.preemption_policy == PreemptionPolicy()
+    assert load_machine_description("default").preemption == "off"
+
+
+# -- [scheduler]: seeded preemption ---------------------------------------------------------------
+
+SEEDED = (
+    MEMORY + '[scheduler]\npreemption = "seeded"\npreemption_probability = 0.25\n'
+    "max_slice_ns = 50000\nmax_wakeup_latency_ns = 0\n"
+)
+
+
+def test_scheduler_table_reads_the_mode_and_the_policy_parameters() -> None:
+    """[scheduler] gives the mode and each parameter; integers are accepted as probabilities."""
+    description = parse(SEEDED)
+    assert description.preemption == "seeded"
+    assert description.preemption_policy == PreemptionPolicy(0.25, 50_000, 0)
+    always = parse(MEMORY + "[scheduler]\npreemption_probability = 1\n")
+    assert always.preemption == "off"  # parameters are kept for Machine(preemption="seeded")
+    assert always.preemption_policy == PreemptionPolicy(probability=1.0)
+
+
+def test_the_preemption_keyword_overrides_the_scheduler_table() -> None:
+    """Machine(preemption=...) beats [scheduler]; None leaves the table in charge."""
+    seeded, off = parse(SEEDED), parse(MEMORY)
+    explicit = PreemptionPolicy(0.5, 10, 10)
+    cases: list[
+        tuple[MachineDescription, PreemptionPolicy | Literal["off", "seeded"] | None, object]
+    ] = [
+        (seeded, None, PreemptionPolicy(0.25, 50_000, 0)),
+        (seeded, "off", None),
+        (off, None, None),
+        (off, "seeded", PreemptionPolicy()),
+        (seeded, explicit, explicit),
+    ]
+    for description, keyword, policy in cases:
+        with Machine(description, preemption=keyword) as machine:
+            running = machine.scheduler.preemption
+            assert (running.policy if running is not None else None) == policy, keyword
+
+
+def test_a_bad_preemption_keyword_names_the_choices() -> None:
+    """An unknown preemption mode passed to Machine raises ValueError listing the choices."""
+    with pytest.raises(ValueError, match='expected "off", "seeded" or a PreemptionPolicy'):
+        Machine(parse(MEMORY), preemption="sometimes")  # type: ignore[arg-type]
+
+
+def test_a_seeded_machine_traces_its_policy_and_an_unseeded_one_does_not() -> None:
+    """The trace of a machine under seeded preemption opens with the policy; off adds nothing."""
+    traces: dict[str, str] = {}
+    for mode in ("off", "seeded"):
+        stream = io.StringIO()
+        with Machine(parse(SEEDED), trace=TraceRecorder(stream), preemption=mode):
+            traces[mode] = stream.getvalue()
+    assert "machine.preemption" not in traces["off"]
+    assert traces["seeded"] == traces["off"] + (
+        "0.000000000 machine.preemption seeded probability 0.25 max_slice 50000 ns "
+        "max_wakeup_latency 0 ns\n"
+    )
 
 
 def test_unnamed_devices_are_named_after_their_model_and_count() -> None:
@@ -614,6 +684,66 @@ BAD_DESCRIPTIONS = [
         "memory.below_4g",
         ["2 GiB is more than the RAM (1 GiB)"],
         id="below-4g-larger-than-the-ram",
+    ),
+    pytest.param(
+        MEMORY + '[scheduler]\npreemption = "random"\n',
+        "scheduler.preemption",
+        ['expected "off" or "seeded", not \'random\''],
+        id="unknown-preemption-mode",
+    ),
+    pytest.param(
+        MEMORY + "[scheduler]\npreemption = true\n",
+        "scheduler.preemption",
+        ["expected a string, not True"],
+        id="preemption-not-a-string",
+    ),
+    pytest.param(
+        MEMORY + "[scheduler]\npreemption_probability = 1.5\n",
+        "scheduler.preemption_probability",
+        ["expected a number from 0 to 1, not 1.5"],
+        id="probability-above-one",
+    ),
+    pytest.param(
+        MEMORY + '[scheduler]\npreemption_probability = "5%"\n',
+        "scheduler.preemption_probability",
+        ["expected a number from 0 to 1, not '5%'"],
+        id="probability-not-a-number",
+    ),
+    pytest.param(
+        MEMORY + "[scheduler]\npreemption_probability = nan\n",
+        "scheduler.preemption_probability",
+        ["expected a number from 0 to 1, not nan"],
+        id="probability-nan",
+    ),
+    pytest.param(
+        MEMORY + "[scheduler]\nmax_slice_ns = 0\n",
+        "scheduler.max_slice_ns",
+        ["expected an integer from 1 to"],
+        id="zero-slice",
+    ),
+    pytest.param(
+        MEMORY + '[scheduler]\nmax_slice_ns = "1ms"\n',
+        "scheduler.max_slice_ns",
+        ["expected an integer, not '1ms'"],
+        id="slice-with-a-unit",
+    ),
+    pytest.param(
+        MEMORY + "[scheduler]\nmax_wakeup_latency_ns = -1\n",
+        "scheduler.max_wakeup_latency_ns",
+        ["expected an integer from 0 to"],
+        id="negative-wakeup-latency",
+    ),
+    pytest.param(
+        MEMORY + '[scheduler]\npreempt = "seeded"\n',
+        "scheduler.preempt",
+        ["unknown key", "check its spelling"],
+        id="misspelt-scheduler-key",
+    ),
+    pytest.param(
+        'scheduler = "seeded"\n' + MEMORY,
+        "scheduler",
+        ["expected a table, not 'seeded'"],
+        id="scheduler-not-a-table",
     ),
 ]
 

@@ -33,8 +33,11 @@ def busy_scenario(seed: int) -> str:
             scheduler.trace_point("worker", f"{number} step {step}")
             lock.unlock()
             if random.random() < 0.3:
-                scheduler.after(random.randrange(10) * MICROSECOND,
-                                lambda: scheduler.interrupts.set_asserted(True), "device.irq")
+                scheduler.after(
+                    random.randrange(10) * MICROSECOND,
+                    lambda: scheduler.interrupts.set_asserted(True),
+                    "device.irq",
+                )
         done.signal()
 
     for number in range(4):
@@ -67,8 +70,10 @@ def test_named_streams_are_reproducible_and_independent() -> None:
     second.stream("other").random()
     assert first.stream("disk0").random() == second.stream("disk0").random()
     assert first.stream("disk0") is first.stream("disk0")
-    assert DeterministicRandom(12).stream("disk0").random() != DeterministicRandom(11).stream(
-        "disk0").random()
+    assert (
+        DeterministicRandom(12).stream("disk0").random()
+        != DeterministicRandom(11).stream("disk0").random()
+    )
     with pytest.raises(ValueError, match="non-negative"):
         DeterministicRandom(-1)
 

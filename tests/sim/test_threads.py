@@ -56,8 +56,7 @@ def test_threads_interleave_at_blocking_points() -> None:
     scheduler.spawn(worker, "fast", 10, name="fast")
     scheduler.spawn(worker, "slow", 25, name="slow")
     scheduler.run()
-    assert log == [("fast", 0), ("slow", 0), ("fast", 10), ("fast", 20), ("slow", 25),
-                   ("slow", 50)]
+    assert log == [("fast", 0), ("slow", 0), ("fast", 10), ("fast", 20), ("slow", 25), ("slow", 50)]
 
 
 def test_a_polling_thread_sees_the_device_progress() -> None:

@@ -33,8 +33,15 @@ Layout::
     [device.params]              # the model's parameters (``kextlab devices``)
     [[device.target]]            # a host bus adapter's SCSI targets (disk, cdrom, tape)
     [scsi_faults]                # scsi_debug-style fault injection on the SCSI buses
+    [scheduler]                  # optional: seeded preemption, to make races show
+    preemption = "off"           # "off" or "seeded"
+    preemption_probability = 0.05  # chance a thread's preemption point ends its slice
+    max_slice_ns = 1000000       # a preempted thread's longest wait (log-uniform from 1 ns)
+    max_wakeup_latency_ns = 1000 # a woken thread's longest delay before it runs
 
-Targets and faults are described in ``kextlab.machine.scsi.attach``.
+Targets and faults are described in ``kextlab.machine.scsi.attach``; the scheduler's
+options in ``kextlab.sim.preemption`` (the parameters are kept with ``preemption =
+"off"`` too, for ``Machine(..., preemption="seeded")`` to use).
 
 Every error names the file, the key and what was expected, and raises
 ``MachineDescriptionError``; a description that loads is consistent (no overlapping
@@ -66,6 +73,7 @@ from kextlab.machine.scsi.attach import (
 )
 from kextlab.machine.scsi.faults import FaultError
 from kextlab.machine.sizes import format_size, parse_size
+from kextlab.sim.preemption import PREEMPTION_MODES, PreemptionPolicy
 
 ROOT_BUS = "pci"
 ARCHITECTURES = ("ppc", "x86", "arm64")
@@ -116,6 +124,9 @@ class MachineDescription:
     scsi_faults: SCSIFaultDescription = field(
         default_factory=lambda: SCSIFaultDescription(check_fault_settings({}), ())
     )
+    #: ``[scheduler]``: "off" or "seeded", and the seeded policy's parameters.
+    preemption: str = "off"
+    preemption_policy: PreemptionPolicy = field(default_factory=PreemptionPolicy)
 
     @property
     def ram_size(self) -> int:
@@ -313,6 +324,9 @@ class _Parser:
         ram = self._memory(top.table("memory", required=True), host)
         devices = self._devices(top)
         scsi_faults = self._scsi_faults(top.table("scsi_faults"), devices)
+        preemption, preemption_policy = self._scheduler(
+            top.table("scheduler") or _Table(self, "scheduler", {})
+        )
         top.finish()
         return MachineDescription(
             name=name,
@@ -325,7 +339,34 @@ class _Parser:
             host_bridge=host,
             devices=devices,
             scsi_faults=scsi_faults,
+            preemption=preemption,
+            preemption_policy=preemption_policy,
         )
+
+    # -- the scheduler ---------------------------------------------------------------------
+
+    def _scheduler(self, table: _Table) -> tuple[str, PreemptionPolicy]:
+        mode = table.string("preemption", "off")
+        if mode not in PREEMPTION_MODES:
+            expected = " or ".join(f'"{name}"' for name in PREEMPTION_MODES)
+            raise table.error("preemption", f"expected {expected}, not {mode!r}")
+        defaults = PreemptionPolicy()
+        probability = defaults.probability
+        if table.has("preemption_probability"):
+            value = table.raw("preemption_probability")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value <= 1
+            ):
+                raise table.error(
+                    "preemption_probability", f"expected a number from 0 to 1, not {value!r}"
+                )
+            probability = float(value)
+        max_slice = table.integer("max_slice_ns", defaults.max_slice_ns, minimum=1)
+        max_latency = table.integer("max_wakeup_latency_ns", defaults.max_wakeup_latency_ns)
+        table.finish()
+        return mode, PreemptionPolicy(probability, max_slice, max_latency)
 
     # -- PCI host bridge -------------------------------------------------------------------
 

@@ -20,6 +20,11 @@ machine's one fault injector, installed on every SCSI bus (scsi_debug counts the
 commands of all its hosts together), configured from ``[scsi_faults]`` and open to
 tests at run time.  Closing the machine closes the targets' media.
 
+``preemption`` chooses the schedule (``kextlab.sim.preemption``): by default the
+description's ``[scheduler]`` table decides; ``"off"`` or ``"seeded"`` override its
+mode (``"seeded"`` with the table's parameters), and a ``PreemptionPolicy`` gives the
+parameters outright.  Tests hunting races pass ``preemption="seeded"`` and a seed.
+
 Threading rules: a machine belongs to the OS thread that created it.
 """
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Literal
 
 from kextlab.errors import MachineDescriptionError
 from kextlab.machine.address_space import AddressSpace, MmioRegion
@@ -50,6 +56,7 @@ from kextlab.machine.scsi.attach import build_fault_injector, build_target
 from kextlab.machine.scsi.bus import SCSIBus
 from kextlab.machine.scsi.faults import FaultError, FaultInjector
 from kextlab.sim.log import LogRing
+from kextlab.sim.preemption import PreemptionPolicy
 from kextlab.sim.scheduler import Scheduler
 from kextlab.sim.trace import TraceRecorder
 
@@ -74,10 +81,12 @@ class Machine:
         seed: int = 0,
         trace: TraceRecorder | None = None,
         timing: BusTiming | None = None,
+        preemption: PreemptionPolicy | Literal["off", "seeded"] | None = None,
     ) -> None:
         self.description = description
         self.timing = timing or BusTiming()
-        self.scheduler = Scheduler(seed=seed, trace=trace)
+        policy = _preemption_policy(description, preemption)
+        self.scheduler = Scheduler(seed=seed, trace=trace, preemption=policy)
         self.guest_errors = GuestErrorLog(self.scheduler)
         self.console = LogRing(lambda: self.scheduler.now)
         self.memory = PhysicalMemory(list(description.ram), self.guest_errors)
@@ -114,13 +123,20 @@ class Machine:
         self.scheduler.trace_point(
             "machine.power-on", f"{description.name} seed {seed} ram {self.memory.size:#x}"
         )
+        if policy is not None:
+            self.scheduler.trace_point("machine.preemption", f"seeded {policy.describe()}")
 
     @classmethod
     def from_name(
-        cls, spec: str = "default", *, seed: int = 0, trace: TraceRecorder | None = None
+        cls,
+        spec: str = "default",
+        *,
+        seed: int = 0,
+        trace: TraceRecorder | None = None,
+        preemption: PreemptionPolicy | Literal["off", "seeded"] | None = None,
     ) -> Machine:
         """Build the embedded machine ``spec`` or the one in the TOML file at ``spec``."""
-        return cls(load_machine_description(spec), seed=seed, trace=trace)
+        return cls(load_machine_description(spec), seed=seed, trace=trace, preemption=preemption)
 
     def _build_devices(self) -> None:
         pending = list(self.description.devices)
@@ -268,6 +284,22 @@ class Machine:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _preemption_policy(
+    description: MachineDescription, preemption: PreemptionPolicy | str | None
+) -> PreemptionPolicy | None:
+    """The policy a machine runs with: the ``preemption`` keyword over ``[scheduler]``."""
+    if isinstance(preemption, PreemptionPolicy):
+        return preemption
+    mode = description.preemption if preemption is None else preemption
+    if mode == "seeded":
+        return description.preemption_policy
+    if mode == "off":
+        return None
+    raise ValueError(
+        f'preemption: expected "off", "seeded" or a PreemptionPolicy, not {preemption!r}'
+    )
 
 
 def _ram_region(region: RamRegion) -> MmioRegion:

@@ -8,6 +8,7 @@ Public surface::
     KernelThread         a greenlet-backed kernel thread (``Scheduler.spawn``)
     WaitQueue, Mutex, Condition, Semaphore    blocking primitives
     CpuInterrupts, InterruptState             interrupt input, disable/restore
+    PreemptionPolicy, SeededPreemption        seeded preemption, for finding races
     TraceRecorder        ``--trace`` output
     DeterministicRandom  seeded, named random streams
     LogRing, LogRecord   log messages stamped with virtual time
@@ -18,6 +19,7 @@ Nothing in this package reads the host's clock, sleeps or starts an OS thread.
 from kextlab.sim.context import Context
 from kextlab.sim.interrupts import CpuInterrupts, InterruptState
 from kextlab.sim.log import LogRecord, LogRing
+from kextlab.sim.preemption import PreemptionPolicy, SeededPreemption
 from kextlab.sim.rng import DeterministicRandom
 from kextlab.sim.scheduler import Event, Scheduler, current_scheduler
 from kextlab.sim.sync import Condition, Mutex, Semaphore, WaitQueue
@@ -40,7 +42,9 @@ __all__ = [
     "LogRecord",
     "LogRing",
     "Mutex",
+    "PreemptionPolicy",
     "Scheduler",
+    "SeededPreemption",
     "Semaphore",
     "ThreadState",
     "TraceRecorder",

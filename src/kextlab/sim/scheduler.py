@@ -44,8 +44,18 @@ raises ``KernelPanic`` with a report (what failed, where, when, the traceback), 
 every later ``run`` raises it again.  I/O Kit's own failure paths (``IOReturn``
 codes) are not exceptions and never get here.
 
-Open question, left for the schedule explorer of the roadmap: ties are broken by
-sequence number; perturbing that order under a seed is how races will be hunted.
+Seeded preemption (``kextlab.sim.preemption``, a machine option): the default
+schedule above is kind to racy code, since a thread keeps the CPU across a preemption
+point unless an event is due.  With a ``PreemptionPolicy`` the scheduler asks the
+policy at every preemption point of a kernel thread (``consume``, ``yield_thread``,
+``preemption_point``) whether its time slice ends there, and gives every woken kernel
+thread a seeded dispatch latency, so that races show up under some seed and replay
+under it.  Off, the policy costs one attribute test per preemption point and wakeup,
+draws nothing, and the schedule is the default one to the byte.
+
+Open question, left for the schedule explorer of the roadmap: seeded preemption
+samples schedules; enumerating the preemption points of a short run under a
+preemption bound (as CHESS does) would find rare races without luck.
 """
 
 from __future__ import annotations
@@ -64,10 +74,12 @@ from kextlab.errors import (
     InternalError,
     InterruptContextViolation,
     KernelPanic,
+    LockError,
     SchedulingError,
 )
 from kextlab.sim.context import CURRENT_SCHEDULER_ATTRIBUTE, Context
 from kextlab.sim.interrupts import CpuInterrupts
+from kextlab.sim.preemption import STREAM_NAME, PreemptionPolicy, SeededPreemption
 from kextlab.sim.rng import DeterministicRandom
 from kextlab.sim.thread import KernelThread, ThreadState, Waiter
 from kextlab.sim.time import format_seconds
@@ -84,6 +96,15 @@ def current_scheduler() -> Scheduler | None:
     """
     scheduler = getattr(getcurrent(), CURRENT_SCHEDULER_ATTRIBUTE, None)
     return scheduler if isinstance(scheduler, Scheduler) else None
+
+
+def _blocking_under_spin_lock(operation: str, who: str, waiter: Waiter) -> LockError:
+    """Blocking while holding a spin lock: xnu panics ("blocking while holding a
+    spinlock"), since the holder runs with preemption disabled."""
+    return LockError(
+        f"{operation}: {who} would block while holding {waiter.spin_locks_held} "
+        f"IOSimpleLock(s); a spin lock holder may not sleep (unlock it first)"
+    )
 
 
 class Event:
@@ -120,9 +141,21 @@ class HostWaiter(Waiter):
 class Scheduler:
     """Virtual clock, event queue, kernel threads and the blocking protocol."""
 
-    def __init__(self, *, seed: int = 0, trace: TraceRecorder | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        trace: TraceRecorder | None = None,
+        preemption: PreemptionPolicy | None = None,
+    ) -> None:
         self.now = 0
         self.rng = DeterministicRandom(seed)
+        #: Seeded preemption at work, or None (the default schedule); fixed for life.
+        self._preemption = (
+            SeededPreemption(preemption, self.rng.stream(STREAM_NAME))
+            if preemption is not None
+            else None
+        )
         self.trace = trace if trace is not None else TraceRecorder()
         self._queue: list[tuple[int, int, Event]] = []
         self._sequence = itertools.count()
@@ -159,11 +192,20 @@ class Scheduler:
         return self.rng.seed
 
     @property
+    def preemption(self) -> SeededPreemption | None:
+        """The seeded preemption policy at work (its counters), or None when off."""
+        return self._preemption
+
+    @property
     def panicked(self) -> bool:
         return self._panic is not None
 
     def pending_events(self) -> int:
         return sum(1 for _, _, event in self._queue if not event.cancelled)
+
+    def pending(self) -> list[Event]:
+        """The events still to run, in the order they will run."""
+        return [event for _, _, event in sorted(self._queue) if not event.cancelled]
 
     def next_event_time(self) -> int | None:
         return min((time for time, _, event in self._queue if not event.cancelled), default=None)
@@ -268,6 +310,8 @@ class Scheduler:
         if context is Context.EVENT or context is Context.INTERRUPT:
             return
         target = self.now + duration
+        if self._preemption is not None and context is Context.THREAD and self._preempt(target):
+            return
         queue = self._queue
         if not queue or queue[0][0] > target:
             self.now = target  # nothing could have run meanwhile: no switch needed
@@ -283,6 +327,8 @@ class Scheduler:
         """An explicit yield: let everything already due at ``now`` run first."""
         context = self._context
         if context is Context.THREAD:
+            if self._preemption is not None and self._preempt(self.now):
+                return
             queue = self._queue
             if not queue or queue[0][0] > self.now:
                 return
@@ -292,6 +338,52 @@ class Scheduler:
         elif context is Context.HOST:
             self.run(self.now)
 
+    def preemption_point(self) -> None:
+        """A preemption point that takes no time (lock and gate operations call it).
+
+        Under seeded preemption a kernel thread's slice may end here; otherwise, and in
+        any other context, this does nothing (one attribute test).
+        """
+        if self._preemption is not None and self._context is Context.THREAD:
+            self._preempt(self.now)
+
+    def disable_preemption(self) -> None:
+        """xnu's ``disable_preemption()``: seeded preemption spares the calling thread
+        until the matching ``enable_preemption()`` (as it spares spin-lock holders and
+        threads with interrupts disabled).
+
+        Only kernel threads are ever preempted, and only under the policy: elsewhere,
+        and with the policy off, this does nothing.
+        """
+        preemption = self._preemption
+        if preemption is not None and self._context is Context.THREAD:
+            thread = self._current_thread
+            assert thread is not None
+            preemption.disable(thread)
+
+    def enable_preemption(self) -> None:
+        """xnu's ``enable_preemption()``: undo one ``disable_preemption()``."""
+        preemption = self._preemption
+        if preemption is not None and self._context is Context.THREAD:
+            thread = self._current_thread
+            assert thread is not None
+            preemption.enable(thread)
+
+    def _preempt(self, resume_from: int) -> bool:
+        """Ask the policy whether the current thread's slice ends here; if it does,
+        requeue the thread a slice after ``resume_from`` and return True once it runs."""
+        preemption = self._preemption
+        thread = self._current_thread
+        assert preemption is not None
+        assert thread is not None
+        slice_ns = preemption.slice_at(thread)
+        if not slice_ns:
+            return False
+        if self.trace.enabled:
+            self.trace.record(self.now, "sched.preempt", f"{thread.name} slice {slice_ns} ns")
+        self._suspend_until(thread, resume_from + slice_ns, "thread.preempt")
+        return True
+
     def sleep(self, duration: int) -> None:
         """Block the caller for ``duration`` ns (the host runs the machine meanwhile)."""
         waiter = self.current_waiter("sleep")
@@ -299,6 +391,8 @@ class Scheduler:
             self.run(self.now + duration)
             return
         assert isinstance(waiter, KernelThread)
+        if self._preemption is not None:
+            duration += self._preemption.wakeup_latency()
         self._suspend_until(waiter, self.now + duration, "thread.wake")
 
     def _suspend_until(self, thread: KernelThread, time: int, kind: str) -> None:
@@ -325,12 +419,16 @@ class Scheduler:
                 raise InterruptContextViolation(
                     f"{operation}: thread {thread.name!r} would block with interrupts disabled"
                 )
+            if thread.spin_locks_held:
+                raise _blocking_under_spin_lock(operation, f"thread {thread.name!r}", thread)
             return thread
         if context is Context.HOST:
             if self._host.interrupt_disable_depth:
                 raise InterruptContextViolation(
                     f"{operation}: the host would block with interrupts disabled"
                 )
+            if self._host.spin_locks_held:
+                raise _blocking_under_spin_lock(operation, "the host", self._host)
             return self._host
         if context is Context.INTERRUPT:
             raise InterruptContextViolation(f"{operation}: blocking in interrupt context")
@@ -384,7 +482,8 @@ class Scheduler:
         assert isinstance(waiter, KernelThread)
         waiter.resume_value = value
         waiter.state = ThreadState.READY
-        self.at(self.now, waiter.run_slice, f"thread.wake {waiter.name}")
+        latency = self._preemption.wakeup_latency() if self._preemption is not None else 0
+        self.at(self.now + latency, waiter.run_slice, f"thread.wake {waiter.name}")
 
     # -- kernel threads ----------------------------------------------------------------------
 
@@ -394,7 +493,8 @@ class Scheduler:
             raise KernelPanic(self._panic)
         thread = KernelThread(self, next(self._thread_ids), name, entry, args)
         self._threads.append(thread)
-        self.at(self.now, thread.run_slice, f"thread.start {name}")
+        latency = self._preemption.wakeup_latency() if self._preemption is not None else 0
+        self.at(self.now + latency, thread.run_slice, f"thread.start {name}")
         return thread
 
     def enter_thread(self, thread: KernelThread) -> greenlet:
@@ -412,11 +512,18 @@ class Scheduler:
     def thread_finished(self, thread: KernelThread, exception: BaseException | None) -> None:
         self._threads.remove(thread)
         culprit = f'kernel thread "{thread.name}" (thread {thread.tid})'
+        preemption_disabled = (
+            self._preemption.release(thread) if self._preemption is not None else 0
+        )
         if exception is not None:
             self._pending_panic = self._panic_report(culprit, exception)
         elif self.interrupts.release_holder(thread):
             self._pending_panic = self._panic_report(
                 culprit, SchedulingError("the thread finished with interrupts disabled")
+            )
+        elif preemption_disabled:
+            self._pending_panic = self._panic_report(
+                culprit, SchedulingError("the thread finished with preemption disabled")
             )
 
     def shutdown(self) -> None:

@@ -45,12 +45,15 @@ class Waiter:
 
     ``interrupt_disable_depth`` counts its nested ``disable()`` calls
     (``kextlab.sim.interrupts``); a waiter holding interrupts disabled may not block.
+    ``spin_locks_held`` counts the spin locks it holds (``IOSimpleLock``, kept by
+    ``kextlab.kernel.locks``); a spin lock holder may not block either.
     """
 
     name: str
 
     def __init__(self) -> None:
         self.interrupt_disable_depth = 0
+        self.spin_locks_held = 0
         self.blocked_on: str | None = None
 
 
