@@ -7,6 +7,7 @@
     kextlab of properties PATH         ``.properties`` of one node (a path or an alias)
     kextlab ioreg [IOREG FLAGS]        Apple's ``ioreg``: ``kextlab ioreg -lw0 -p IODeviceTree``
     kextlab ioclasscount [CLASS ...]   Apple's ``ioclasscount``
+    kextlab dmesg                      Apple's ``dmesg``: the kernel message buffer
     kextlab kextload [-t] [-n] [-d DEP] KEXT...    Apple's kext tools, on a machine booted
     kextlab kextunload [-b ID] [-c CLASS] [KEXT]   for the command; --kext PATH loads
     kextlab kextstat [-l] [-b ID] [-k]             kexts first (repeatable)
@@ -54,6 +55,7 @@ from kextlab.sim.trace import TraceRecorder
 from kextlab.userland import iokitlib as io
 from kextlab.userland.system import start_kernel
 from kextlab.userland.tools import ToolOutput
+from kextlab.userland.tools.dmesg import dmesg as run_dmesg
 from kextlab.userland.tools.ioclasscount import ioclasscount as run_ioclasscount
 from kextlab.userland.tools.ioreg import USAGE as IOREG_USAGE
 from kextlab.userland.tools.ioreg import IORegOptions, IORegUsageError, parse_arguments
@@ -392,6 +394,20 @@ def ioclasscount(
         if output.status:
             fail(f"ioclasscount: the {source.described_as}: " + " ".join(output.stderr))
         write_tool_output(output)
+
+
+@main.command()
+@machine_option
+@seed_option
+@kext_option
+def dmesg(machine_spec: str, seed: int, preloaded: tuple[Path, ...]) -> None:
+    """Apple's `dmesg`: the kernel message buffer (kernel printf and IOLog) of a
+    machine booted for the command, once it is quiet, with each line's virtual time."""
+    with registry_source(machine_spec, seed, None, preloaded) as source:
+        output = run_dmesg(source.port)
+        write_tool_output(output)
+        if output.status:
+            sys.exit(output.status)
 
 
 @main.command()
