@@ -239,11 +239,12 @@ def test_the_root_carries_the_kernel_version_planes_and_diagnostics(kernel: Kern
     assert classes["IODTPlatformExpert"] == 1
     assert classes["IOPlatformExpert"] == 1
     assert classes["IOResources"] == 1
-    # the device-tree nodes below the root that stay plain IOServices, plus four direct
-    # subclasses in use (the platform device, the platform expert, IOResources and
-    # the IOPlatformDevice nubs)
+    # the device-tree nodes below the root that stay plain IOServices, plus five direct
+    # subclasses in use (the platform device, the platform expert, IOResources, the
+    # IOPlatformDevice nubs and the interrupt controller's driver)
     assert classes["IOPlatformDevice"] == 2
-    assert classes["IOService"] == nodes - 1 - 2 + 4
+    assert classes["IOInterruptController"] == 1
+    assert classes["IOService"] == nodes - 1 - 2 + 5
     assert classes["IORegistryEntry"] == 2  # the root, and IOService
     assert classes["IORegistryPlane"] == 3
 

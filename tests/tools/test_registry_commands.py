@@ -44,13 +44,15 @@ def test_boot_ends_with_the_service_plane() -> None:
     assert section[0] == "+-o Root  <class IORegistryEntry, id 0x100000100, retain 3>"
     assert section[1].startswith("  +-o KextLab1,1  <class IOPlatformExpertDevice, id 0x100000101")
     names = [line.split("+-o ")[1].split("  <")[0] for line in section]
-    # matching ran: the platform expert, its nubs, the host bridge driver, the PCI
-    # nubs, the PCI-to-PCI bridge driver and the nub behind it
+    # matching ran: the platform expert, its nubs, the interrupt controller's driver,
+    # the host bridge driver, the PCI nubs, the PCI-to-PCI bridge driver and the nub
+    # behind it
     assert names == [
         "Root",
         "KextLab1,1",
         "KextLabPlatformExpert",
         "interrupt-controller@0",
+        "KextLabInterruptController",
         "pci@0",
         "KextLabPCIHostBridge",
         "pci1234,2@2",

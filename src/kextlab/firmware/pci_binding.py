@@ -247,11 +247,16 @@ def map_entries(functions: Iterable[ProbedFunction]) -> list[tuple[int, int, int
 
 
 def bridge_interrupt_map(bridge: ProbedFunction, parent_phandle: int) -> list[int]:
-    """A bridge maps (child, pin) to its own unit address upstream, pin swizzled."""
+    """A bridge maps (child, pin) to its own unit address upstream, pin swizzled.
+
+    The child unit addresses are stored already masked by ``interrupt-map-mask``
+    (device number only, no bus number), as on a real NewWorld bridge: xnu's
+    ``IODTMapOneInterrupt`` masks the child's address and compares it with the
+    entry as it stands."""
     cells: list[int] = []
     for phys_hi, device, pin in map_entries(bridge.children):
         cells += [
-            phys_hi | bridge.secondary_bus << 16,
+            phys_hi,
             0,
             0,
             pin,

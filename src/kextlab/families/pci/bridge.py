@@ -9,7 +9,9 @@ Mirrors IOPCIFamily's ``IOPCIBridge.cpp``:
   node's properties.  The bridge gives it its location, ``"%X"`` or ``"%X,%X"``
   (device, function; upper-case hex, function left out when 0), the ``IOName`` and
   ``pcidebug`` IOPCIConfigurator writes (spec §1.6), its device memory (the
-  firmware's ``assigned-addresses``), and a shadow of its configuration
+  firmware's ``assigned-addresses``), its interrupt properties
+  (``IODTMapInterrupts``: ``IOInterruptControllers``, ``IOInterruptSpecifiers``,
+  through the bus nodes' ``interrupt-map``), and a shadow of its configuration
   registers 0x00, 0x08 and 0x2C for matching; then attaches and registers it.
 * ``matchNubWithPropertyTable`` is register matching (``pciMatchNub``, spec §2.2:
   ``kextlab.families.pci.match_keys``), with the +1000 vendor/device bonus only on
@@ -41,6 +43,7 @@ from kextlab.families.pci.names import compare_nub_name, pci_location, pci_nub_n
 from kextlab.kernel.libkern.collections import OSDictionary
 from kextlab.kernel.libkern.values import OSBoolean, OSData, OSString
 from kextlab.kernel.memory.device_memory import IODeviceMemory
+from kextlab.kernel.platform.interrupt_map import IODTMapInterrupts
 from kextlab.kernel.registry.entry import IORegistryEntry
 from kextlab.kernel.registry.registry import kIODeviceTreePlane
 from kextlab.kernel.service.service import IOService, ScoreRef
@@ -173,6 +176,7 @@ class IOPCIBridge(IOService):
         )
         nub.setProperty("pcidebug", f"{nub.bus_number}:{nub.device_number}:{nub.function_number}")
         nub.set_device_memory(assigned_ranges(nub))
+        IODTMapInterrupts(nub)
         if not nub.attach(self):
             return False
         nub.registerService()

@@ -13,6 +13,7 @@ beside it, each of which lives in its own module:
 * ``registration``  ``registerService``, the config threads, ``doServiceMatch``
 * ``notification``  notifications, ``waitForService``, ``getMatchingServices``
 * ``termination``   the three phases of ``terminate``
+* ``interrupts``    ``registerInterrupt`` and the other interrupt methods of a nub
 * ``debug``         ``IOKitDebug`` logging
 
 Out-parameters: where Apple passes ``SInt32 *score`` (``probe``,
@@ -44,6 +45,11 @@ from kextlab.sim.scheduler import current_scheduler
 if TYPE_CHECKING:
     from kextlab.kernel.libkern.collections import OSDictionary
     from kextlab.kernel.libkern.object import OSObject
+    from kextlab.kernel.service.interrupts import (
+        InterruptTypeRef,
+        IOInterruptAction,
+        IOInterruptSource,
+    )
     from kextlab.kernel.service.notification import IONotifier
 
 # -- __state[0]: the bits user space sees (IOService.h) -------------------------------------------
@@ -490,6 +496,52 @@ class IOService(IORegistryEntry):
         if resources is None:
             raise ValueError("publishResource: the kernel has no IOResources yet")
         resources.publish_resource(key, value)
+
+    # -- interrupts (kextlab.kernel.service.interrupts) -------------------------------------------
+
+    #: The resolved interrupt sources (xnu's ``_interruptSources``), made on first use.
+    _interrupt_sources: list[IOInterruptSource] | None = None
+
+    def registerInterrupt(
+        self, source: int, target: object, handler: IOInterruptAction, refCon: object = None
+    ) -> int:
+        """Have ``handler(target, refCon, self, source)`` called, in interrupt context,
+        when interrupt ``source`` fires; it starts disabled (``enableInterrupt``)."""
+        from kextlab.kernel.service.interrupts import register_interrupt
+
+        return register_interrupt(self, source, target, handler, refCon)
+
+    def unregisterInterrupt(self, source: int) -> int:
+        from kextlab.kernel.service.interrupts import unregister_interrupt
+
+        return unregister_interrupt(self, source)
+
+    def unregisterAllInterrupts(self) -> None:
+        from kextlab.kernel.service.interrupts import unregister_all_interrupts
+
+        unregister_all_interrupts(self)
+
+    def getInterruptType(self, source: int, interruptType: InterruptTypeRef) -> int:
+        """Store ``kIOInterruptTypeEdge`` or ``kIOInterruptTypeLevel`` in
+        ``interruptType.value``."""
+        from kextlab.kernel.service.interrupts import get_interrupt_type
+
+        return get_interrupt_type(self, source, interruptType)
+
+    def enableInterrupt(self, source: int) -> int:
+        from kextlab.kernel.service.interrupts import enable_interrupt
+
+        return enable_interrupt(self, source)
+
+    def disableInterrupt(self, source: int) -> int:
+        from kextlab.kernel.service.interrupts import disable_interrupt
+
+        return disable_interrupt(self, source)
+
+    def causeInterrupt(self, source: int) -> int:
+        from kextlab.kernel.service.interrupts import cause_interrupt
+
+        return cause_interrupt(self, source)
 
     # -- helpers ----------------------------------------------------------------------------------
 
