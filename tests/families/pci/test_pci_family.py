@@ -105,6 +105,9 @@ def test_configuration_space_reads_and_writes_reach_the_device(kernel: Kernel) -
         assert card.setMemoryEnable(True) is True  # the firmware enabled decoding
 
 
+# ``card.ioRead32(offset)`` makes the nub keep a map of BAR 0 for as long as it lives:
+# owned by a live nub, not leaked, but beyond what the kernel held at boot.
+@pytest.mark.allow_leaks
 def test_device_memory_comes_from_assigned_addresses_and_maps(kernel: Kernel) -> None:
     card = pci_nubs(kernel)["pci1234,2@2"]
     with kernel.entered():
@@ -124,7 +127,7 @@ def test_device_memory_comes_from_assigned_addresses_and_maps(kernel: Kernel) ->
         io_space = card.getDeviceMemoryWithRegister(0x14)
         assert io_space is not None
         assert io_space.io
-        mapped_io = io_space.map(kernel.machine)
+        mapped_io = io_space.map()
         assert mapped_io is not None
         assert mapped_io.ioRead32(0x00) == 0x4B4C_5443
         with pytest.raises(IndexError, match="outside the map"):

@@ -180,13 +180,11 @@ class IOPCIDevice(IOService):
     def mapDeviceMemoryWithIndex(self, index: int, options: int = 0) -> IOMemoryMap | None:
         """A new mapping of range ``index`` (the caller releases it), or None."""
         memory = self.getDeviceMemoryWithIndex(index)
-        if memory is None:
-            return None
-        return memory.map(self.globals.machine)
+        return memory.map(options) if memory is not None else None
 
     def mapDeviceMemoryWithRegister(self, reg: int, options: int = 0) -> IOMemoryMap | None:
         memory = self.getDeviceMemoryWithRegister(reg)
-        return memory.map(self.globals.machine) if memory is not None else None
+        return memory.map(options) if memory is not None else None
 
     def ioMap(self) -> IOMemoryMap | None:
         """BAR 0's map, kept by the nub for ``ioRead32(offset)`` without a map."""

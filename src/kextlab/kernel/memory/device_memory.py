@@ -1,43 +1,47 @@
-"""IODeviceMemory and IOMemoryMap: a device's registers as a driver reaches them.
+"""IODeviceMemory: a device's registers, SRAM or port range, as a physical range.
 
-Mirrors ``IODeviceMemory`` (a physical range: a BAR, an I/O window) and the parts
-of ``IOMemoryMap`` a driver uses on device memory (``IOMemoryMap.h``): a map covers
-the range, reports its physical and "virtual" address (kextlab has no MMU: they
-are the same number) and length, and reads and writes registers little-endian,
-8 to 64 bits wide.  Each access is a CPU access of the machine: it costs virtual
-time and is a preemption point (ARCHITECTURE.md §2), and an access outside the
-map, or misaligned, is a driver bug reported at the access, where real hardware
-would fault.
+Mirrors ``IODeviceMemory.h``/``IODeviceMemory.cpp`` (xnu): "a simple subclass of
+IOMemoryDescriptor that uses its methods to describe a single range of physical
+memory on a device".  Bus families create them (IOPCIFamily one per BAR, from
+``assigned-addresses``), drivers get them from their nub
+(``getDeviceMemoryWithIndex``) and map them (``map()``, or the nub's
+``mapDeviceMemoryWithIndex``) to reach the registers through the map's
+``ioRead32``/``ioWrite32`` (``map.py``).  kextlab adds two facts a PCI range
+carries: ``io`` (the range is in I/O port space, so its map issues port cycles)
+and ``register`` (the configuration offset of the BAR it came from).
 
-The map holds the ``Machine`` it reaches; a kernel without hardware (``kextmatch``)
-has device memory ranges but cannot map them.
+In xnu ``withRange`` returns an ``IOGeneralMemoryDescriptor`` cast to
+``IODeviceMemory``; here the object really is an ``IODeviceMemory`` (a direct
+subclass of ``IOMemoryDescriptor``, as in Apple's class tree), so ``ioclasscount``
+shows device memory under its own name.
 
-Threading rules: any kernel thread; not interrupt-safe only in that a map may not
-be released from interrupt context.
+A kernel without hardware (``kextmatch``) has device memory ranges but cannot map
+them: ``map()`` returns None there.
+
+``IOMemoryMap`` and ``DeviceMemoryAccessError`` are importable from here, where
+they used to live.
+
+Threading rules: as ``IOMemoryDescriptor``; any kernel thread.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from kextlab.kernel.memory.descriptor import IOMemoryDescriptor
+from kextlab.kernel.memory.errors import DeviceMemoryAccessError
+from kextlab.kernel.memory.map import IOMemoryMap
+from kextlab.kernel.memory.options import kIOMemoryMapperNone, kIOMemoryTypePhysical64
 
-from kextlab.errors import KextlabError
-from kextlab.kernel.libkern.object import OSObject
-
-if TYPE_CHECKING:
-    from kextlab.machine.machine import Machine
-
-
-class DeviceMemoryAccessError(KextlabError, IndexError):
-    """A register access outside its map, or not naturally aligned."""
+__all__ = ["DeviceMemoryAccessError", "IODeviceMemory", "IOMemoryMap"]
 
 
-class IODeviceMemory(OSObject):
+class IODeviceMemory(IOMemoryDescriptor):
     """A physical range of device memory (or I/O space)."""
 
-    def __init__(self, address: int, length: int, *, io: bool = False, register: int = 0) -> None:
+    def __init__(
+        self, address: int = 0, length: int = 0, *, io: bool = False, register: int = 0
+    ) -> None:
         super().__init__()
-        self._address = address
-        self._length = length
+        self._init_ranges([(address, length)], None, kIOMemoryTypePhysical64 | kIOMemoryMapperNone)
         #: Whether the range is in I/O (port) space rather than memory space.
         self.io = io
         #: For a PCI range: the configuration offset of the BAR it came from.
@@ -47,91 +51,17 @@ class IODeviceMemory(OSObject):
     def withRange(cls, start: int, length: int) -> IODeviceMemory:
         return cls(start, length)
 
-    def getPhysicalAddress(self) -> int:
-        return self._address
+    @classmethod
+    def withSubRange(cls, of: IODeviceMemory, offset: int, length: int) -> IODeviceMemory | None:
+        """``length`` bytes of ``of`` from ``offset`` (None if they are not inside it)."""
+        if offset < 0 or length <= 0 or offset + length > of.getLength():
+            return None
+        return cls(of.getPhysicalAddress() + offset, length, io=of.io, register=of.register)
 
-    def getLength(self) -> int:
-        return self._length
+    def in_io_space(self) -> bool:
+        return self.io
 
     def __repr__(self) -> str:
         space = "io" if self.io else "mem"
-        return (
-            f"<IODeviceMemory {space} {self._address:#x}+{self._length:#x} bar {self.register:#x}>"
-        )
-
-    def map(self, machine: Machine | None) -> IOMemoryMap | None:
-        """A mapping of the whole range (``IOMemoryDescriptor::map``)."""
-        if machine is None:
-            return None
-        return IOMemoryMap(self, machine)
-
-
-class IOMemoryMap(OSObject):
-    """A mapping of device memory, with register accessors."""
-
-    def __init__(self, memory: IODeviceMemory, machine: Machine) -> None:
-        super().__init__()
-        memory.retain()
-        self._memory = memory
-        self._machine = machine
-        self._base = memory.getPhysicalAddress()
-        self._length = memory.getLength()
-        self._read = machine.io_read if memory.io else machine.read
-        self._write = machine.io_write if memory.io else machine.write
-
-    def getPhysicalAddress(self) -> int:
-        return self._base
-
-    def getVirtualAddress(self) -> int:
-        return self._base
-
-    def getAddress(self) -> int:
-        return self._base
-
-    def getLength(self) -> int:
-        return self._length
-
-    def getSize(self) -> int:
-        return self._length
-
-    def getMemoryDescriptor(self) -> IODeviceMemory:
-        return self._memory
-
-    def _check(self, offset: int, size: int) -> int:
-        if offset < 0 or offset + size > self._length or offset % size:
-            raise DeviceMemoryAccessError(
-                f"{size * 8}-bit access at offset {offset:#x} of a {self._length:#x}-byte map "
-                f"at {self._base:#x}: outside the map or misaligned"
-            )
-        return self._base + offset
-
-    def ioRead8(self, offset: int) -> int:
-        return self._read(self._check(offset, 1), 1)
-
-    def ioRead16(self, offset: int) -> int:
-        return self._read(self._check(offset, 2), 2)
-
-    def ioRead32(self, offset: int) -> int:
-        return self._read(self._check(offset, 4), 4)
-
-    def ioRead64(self, offset: int) -> int:
-        return self._read(self._check(offset, 8), 8)
-
-    def ioWrite8(self, offset: int, value: int) -> None:
-        self._write(self._check(offset, 1), 1, value & 0xFF)
-
-    def ioWrite16(self, offset: int, value: int) -> None:
-        self._write(self._check(offset, 2), 2, value & 0xFFFF)
-
-    def ioWrite32(self, offset: int, value: int) -> None:
-        self._write(self._check(offset, 4), 4, value & 0xFFFF_FFFF)
-
-    def ioWrite64(self, offset: int, value: int) -> None:
-        self._write(self._check(offset, 8), 8, value & 0xFFFF_FFFF_FFFF_FFFF)
-
-    def unmap(self) -> int:
-        return 0
-
-    def free(self) -> None:
-        self._memory.release()
-        super().free()
+        address, length = self._ranges[0]
+        return f"<IODeviceMemory {space} {address:#x}+{length:#x} bar {self.register:#x}>"
