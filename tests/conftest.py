@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite.
 
-Real data lives outside the repository, in ``../shared/data`` relative to the
+Every test runs under the kernel leak check (``leak_check``).  Real data lives
+outside the repository, in ``../shared/data`` relative to the
 repository root (CI has it; a user's fresh clone may not): tests that need it take
 the ``shared_data`` fixture, which skips them cleanly when it is absent.
 """
@@ -14,9 +15,18 @@ import pytest
 
 from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.machine.machine import Machine
+from kextlab.testing.leaks import kernel_leak_check
+
+__all__ = ["kernel_leak_check"]
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def leak_check(kernel_leak_check: None) -> None:
+    """Every test: a machine it boots and closes must not leak kernel resources
+    (``kextlab.testing.leaks``; ``@pytest.mark.allow_leaks`` to leak on purpose)."""
 
 
 @pytest.fixture

@@ -376,6 +376,7 @@ def test_devices_lists_the_models_and_the_testcard_parameters() -> None:
         "interrupt_pin",
         "subsystem_id",
         "rom",
+        "interrupt_wire_cut",
     ]
     assert (
         "    dma_address_bits: address lines the card drives: 32 truncates every DMA address "

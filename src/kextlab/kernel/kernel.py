@@ -37,14 +37,17 @@ from kextlab.kernel.kext.dependencies import LibraryKext
 from kextlab.kernel.kext.manager import KextManager
 from kextlab.kernel.kext.version import parse_version
 from kextlab.kernel.libkern.object import KERNEL_EXTENSION, ClassRegistry
+from kextlab.kernel.log import message_buffer
 from kextlab.kernel.platform.device_tree import build_device_tree_plane
 from kextlab.kernel.platform.expert import (
     IOPlatformExpertDevice,
     IOResources,
     KextLabPlatformExpert,
 )
+from kextlab.kernel.platform.kextlab_interrupt_controller import KextLabInterruptController
 from kextlab.kernel.registry.entry import IORegistryEntry
 from kextlab.kernel.registry.registry import IORegistry, kIODeviceTreePlane, kIOServicePlane
+from kextlab.kernel.resources import ResourceSnapshot, resources_beyond
 from kextlab.kernel.service.globals import ServiceGlobals
 from kextlab.kernel.service.service import IOService
 
@@ -79,6 +82,10 @@ class Kernel:
     ) -> None:
         self.machine = machine
         self.scheduler = machine.scheduler
+        #: The message buffer (``dmesg``): kernel printf (``log``) and IOLog write it,
+        #: echoed to the machine's console.
+        self.message_buffer = message_buffer(self.scheduler)
+        self.message_buffer.console = machine.log
         self.device_tree = device_tree
         self.classes = ClassRegistry()
         self.scheduler.extensions[KERNEL_EXTENSION] = self.classes
@@ -103,6 +110,8 @@ class Kernel:
             self.services, [*builtin_libraries(), *(kext.library() for kext in self.boot_kexts)]
         )
         self.started = False
+        #: What the kernel held when boot finished (``boot_finished``), or None.
+        self.boot_state: ResourceSnapshot | None = None
 
     @contextmanager
     def entered(self) -> Iterator[Kernel]:
@@ -111,7 +120,8 @@ class Kernel:
             yield self
 
     def log(self, message: str) -> None:
-        self.machine.log("kernel", message)
+        """Kernel printf: a message for the message buffer and the console."""
+        self.message_buffer.write("kernel", message)
 
     def start(self) -> None:
         """Build the device-tree plane and the top of the service plane (once)."""
@@ -162,6 +172,20 @@ class Kernel:
         """The platform expert driver, once matching has started it."""
         return self.platform_device.getClient()
 
+    def boot_finished(self) -> None:
+        """Boot is over and the machine quiet: remember what the kernel holds, so that
+        what drivers take later, and do not give back, can be reported."""
+        with self.entered():
+            self.boot_state = ResourceSnapshot.capture(self)
+
+    def resources_since_boot(self) -> list[str]:
+        """What the kernel holds beyond its state at the end of boot, one line each
+        (``kextlab.kernel.resources``); empty when boot has not finished."""
+        if self.boot_state is None:
+            return []
+        with self.entered():
+            return resources_beyond(self, self.boot_state)
+
     def wait_quiet(self, timeout: int | None = None) -> int:
         """Run until the whole service plane is quiet (``IOService::waitQuiet`` on
         the root service)."""
@@ -170,12 +194,13 @@ class Kernel:
 
 
 class _PlatformKext:
-    """The kernel's own boot kext: the platform expert and its personality."""
+    """The kernel's own boot kext: the platform expert, the interrupt controller's
+    driver, and their personalities."""
 
     bundle_id = "com.kextlab.kernel.platform"
 
     def classes(self) -> Sequence[type[OSObject]]:
-        return (KextLabPlatformExpert,)
+        return (KextLabPlatformExpert, KextLabInterruptController)
 
     def library(self) -> LibraryKext:
         return LibraryKext(
@@ -189,15 +214,24 @@ class _PlatformKext:
         from kextlab.kernel.libkern.collections import OSDictionary
         from kextlab.kernel.libkern.convert import from_python
 
-        table = from_python(
+        tables = []
+        for personality in (
             {
                 "IOClass": "KextLabPlatformExpert",
                 "IOProviderClass": "IOPlatformExpertDevice",
                 "CFBundleIdentifier": self.bundle_id,
-            }
-        )
-        assert isinstance(table, OSDictionary)
-        return [table]
+            },
+            {
+                "IOClass": "KextLabInterruptController",
+                "IOProviderClass": "IOPlatformDevice",
+                "IONameMatch": "kextlab,pic",
+                "CFBundleIdentifier": self.bundle_id,
+            },
+        ):
+            table = from_python(personality)
+            assert isinstance(table, OSDictionary)
+            tables.append(table)
+        return tables
 
 
 PLATFORM_KEXT: BootKext = _PlatformKext()

@@ -30,4 +30,5 @@ def start_kernel(machine: Machine, tree: DeviceTree) -> Kernel:
     kernel = Kernel(machine, tree, BOOT_KEXTS)
     kernel.start()
     machine.run()
+    kernel.boot_finished()
     return kernel
