@@ -18,8 +18,18 @@ ORDER = ["sim", "machine", "firmware", "kernel", "families", "kexts", "userland"
 #: Modules every layer may use: the package root and the exception tree.
 SHARED = {"kextlab", "kextlab.errors"}
 #: Host facilities that would make a run depend on the host (time, threads, global RNG).
-FORBIDDEN_BELOW_USERLAND = {"time", "datetime", "threading", "_thread", "asyncio",
-                            "multiprocessing", "concurrent", "sched", "signal", "random"}
+FORBIDDEN_BELOW_USERLAND = {
+    "time",
+    "datetime",
+    "threading",
+    "_thread",
+    "asyncio",
+    "multiprocessing",
+    "concurrent",
+    "sched",
+    "signal",
+    "random",
+}
 #: The one module that owns seeded randomness.
 RANDOM_OWNER = PACKAGE / "sim" / "rng.py"
 
@@ -94,7 +104,8 @@ def test_apples_tools_reach_the_kernel_only_through_iokitlib(path: Path) -> None
 
 def test_the_rules_see_every_layer_that_exists() -> None:
     """Every package directory under kextlab is a known layer (a new one needs a rule)."""
-    packages = {path.name for path in PACKAGE.iterdir()
-                if path.is_dir() and (path / "__init__.py").exists()}
+    packages = {
+        path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()
+    }
     assert packages <= set(ORDER)
     assert {"sim", "machine", "firmware", "userland"} <= packages

@@ -69,8 +69,7 @@ class CardBench:
     def descriptor(self, opcode: int, source: int, destination: int, length: int) -> bytes:
         return tc.DESCRIPTOR.pack(opcode, 0, 0, 0, source, destination, length)
 
-    def run_list(self, list_address: int, descriptors: list[bytes], *,
-                 wait: bool = True) -> int:
+    def run_list(self, list_address: int, descriptors: list[bytes], *, wait: bool = True) -> int:
         """Place descriptors at ``list_address``, ring the doorbell; the completion code."""
         memory = self.machine.memory
         memory.write(list_address, b"".join(descriptors))
@@ -105,7 +104,8 @@ class CardBench:
             self.interrupts_taken.append(vector)
             status = self.read(tc.Register.INTERRUPT_STATUS)
             self.write(tc.Register.INTERRUPT_STATUS, status)
-            machine.write(INTERRUPT_CONTROLLER_BASE + ControllerRegister.END_OF_INTERRUPT, 4,
-                          vector)
+            machine.write(
+                INTERRUPT_CONTROLLER_BASE + ControllerRegister.END_OF_INTERRUPT, 4, vector
+            )
 
         machine.scheduler.interrupts.connect(handler)

@@ -117,8 +117,9 @@ def test_dma_copy_moves_data_with_bus_master_on(bench: CardBench) -> None:
     memory.write(SOURCE, payload)
     bench.enable_bus_master()
     start = bench.machine.scheduler.now
-    completion = bench.run_list(LIST, [bench.descriptor(tc.Opcode.COPY, SOURCE, DESTINATION,
-                                                        len(payload))])
+    completion = bench.run_list(
+        LIST, [bench.descriptor(tc.Opcode.COPY, SOURCE, DESTINATION, len(payload))]
+    )
     assert completion == tc.Completion.SUCCESS
     assert memory.read(DESTINATION, len(payload)) == payload
     assert bench.descriptor_status(LIST, 0) == tc.DESCRIPTOR_DONE | tc.Completion.SUCCESS
@@ -132,8 +133,7 @@ def test_dma_is_refused_with_a_master_abort_while_bus_master_is_off(bench: CardB
     """With Bus Master off nothing moves; Status records Received Master Abort; logged."""
     memory = bench.machine.memory
     memory.write(SOURCE, b"x" * 512)
-    completion = bench.run_list(LIST, [bench.descriptor(tc.Opcode.COPY, SOURCE, DESTINATION,
-                                                        512)])
+    completion = bench.run_list(LIST, [bench.descriptor(tc.Opcode.COPY, SOURCE, DESTINATION, 512)])
     assert completion == tc.Completion.DESCRIPTOR_ABORT
     assert memory.read(DESTINATION, 512) == bytes(512)
     assert bench.config_read(r.STATUS, 2) & r.STATUS_REC_MASTER_ABORT
@@ -151,8 +151,7 @@ def test_a_bridge_without_bus_master_blocks_dma_from_behind_it(bench: CardBench)
     machine.config_write(0, 13, 0, r.COMMAND, 2, r.COMMAND_MEMORY | r.COMMAND_IO)
     completion = bench.run_list(LIST, [bench.descriptor(tc.Opcode.FILL, 0xAA, DESTINATION, 64)])
     assert completion == tc.Completion.DESCRIPTOR_ABORT
-    machine.config_write(0, 13, 0, r.COMMAND, 2,
-                         r.COMMAND_MEMORY | r.COMMAND_IO | r.COMMAND_MASTER)
+    machine.config_write(0, 13, 0, r.COMMAND, 2, r.COMMAND_MEMORY | r.COMMAND_IO | r.COMMAND_MASTER)
     completion = bench.run_list(LIST, [bench.descriptor(tc.Opcode.FILL, 0xAA, DESTINATION, 64)])
     assert completion == tc.Completion.SUCCESS
     assert machine.memory.read(DESTINATION, 64) == b"\xaa" * 64
@@ -170,8 +169,9 @@ def test_fill_and_compare_report_the_first_mismatch(bench: CardBench) -> None:
     assert bench.run_list(LIST, descriptors) == tc.Completion.SUCCESS
     assert memory.read(SOURCE, 10_000) == b"\x5a" * 10_000
     memory.write(DESTINATION + 6789, b"\x00")
-    completion = bench.run_list(LIST, [bench.descriptor(tc.Opcode.COMPARE, SOURCE, DESTINATION,
-                                                        10_000)])
+    completion = bench.run_list(
+        LIST, [bench.descriptor(tc.Opcode.COMPARE, SOURCE, DESTINATION, 10_000)]
+    )
     assert completion == tc.Completion.MISMATCH
     assert bench.read(tc.Register.MISMATCH_OFFSET) == 6789
     assert bench.descriptor_status(LIST, 0) == tc.DESCRIPTOR_DONE | tc.Completion.MISMATCH
@@ -220,8 +220,10 @@ def test_a_32_bit_card_truncates_dma_addresses_and_corrupts_low_memory(
     assert machine.memory.read(HIGH_BUFFER & 0xFFFF_FFFF, 64) == b"payload!" * 8
     wide = CardBench.attach(machine, "testcard0")
     wide.enable_bus_master()
-    assert wide.run_list(LIST + 0x100, [wide.descriptor(tc.Opcode.COPY, SOURCE, HIGH_BUFFER,
-                                                        64)]) == tc.Completion.SUCCESS
+    assert (
+        wide.run_list(LIST + 0x100, [wide.descriptor(tc.Opcode.COPY, SOURCE, HIGH_BUFFER, 64)])
+        == tc.Completion.SUCCESS
+    )
     assert machine.memory.read(HIGH_BUFFER, 64) == b"payload!" * 8
 
 
@@ -283,8 +285,10 @@ def test_soft_reset_cancels_a_running_list(bench: CardBench) -> None:
     """CONTROL.SOFT_RESET stops the engine mid-list; no event of it fires afterwards."""
     machine = bench.machine
     bench.enable_bus_master()
-    descriptors = [bench.descriptor(tc.Opcode.FILL, 0xEE, DESTINATION + 4096 * index, 4096)
-                   for index in range(4)]
+    descriptors = [
+        bench.descriptor(tc.Opcode.FILL, 0xEE, DESTINATION + 4096 * index, 4096)
+        for index in range(4)
+    ]
     bench.run_list(LIST, descriptors, wait=False)
     assert bench.read(tc.Register.STATUS) & tc.Status.BUSY
     bench.write(tc.Register.CONTROL, tc.Control.SOFT_RESET)
@@ -298,8 +302,10 @@ def test_soft_reset_cancels_a_running_list(bench: CardBench) -> None:
 def test_abort_stops_after_the_descriptor_in_progress(bench: CardBench) -> None:
     """CONTROL.ABORT lets the current descriptor finish and ends the list as ABORTED."""
     bench.enable_bus_master()
-    descriptors = [bench.descriptor(tc.Opcode.FILL, 0x11, DESTINATION + 4096 * index, 4096)
-                   for index in range(3)]
+    descriptors = [
+        bench.descriptor(tc.Opcode.FILL, 0x11, DESTINATION + 4096 * index, 4096)
+        for index in range(3)
+    ]
     bench.run_list(LIST, descriptors, wait=False)
     bench.write(tc.Register.CONTROL, tc.Control.ABORT)
     bench.wait_idle()
@@ -359,15 +365,16 @@ def test_seeded_jitter_changes_timing_but_not_results() -> None:
     """
     times = []
     for seed in (1, 1, 2):
-        with Machine(parse_machine_description(text, "jitter.toml", "jitter"),
-                     seed=seed) as machine:
+        with Machine(
+            parse_machine_description(text, "jitter.toml", "jitter"), seed=seed
+        ) as machine:
             OpenFirmware(machine).power_on()
             bench = CardBench.attach(machine)
             bench.enable_bus_master()
             machine.memory.write(SOURCE, b"abc" * 100)
-            completion = bench.run_list(LIST, [
-                bench.descriptor(tc.Opcode.COPY, SOURCE, DESTINATION, 300) for _ in range(5)
-            ])
+            completion = bench.run_list(
+                LIST, [bench.descriptor(tc.Opcode.COPY, SOURCE, DESTINATION, 300) for _ in range(5)]
+            )
             assert completion == tc.Completion.SUCCESS
             assert machine.memory.read(DESTINATION, 300) == b"abc" * 100
             times.append(machine.scheduler.now)
