@@ -116,6 +116,9 @@ class TestCard(PCIFunction):
             "int", 1, "PCI subsystem ID (subsystem vendor is 0x1234)", minimum=0, maximum=0xFFFF
         ),
         "rom": Parameter("bool", True, "fit the 16 KiB expansion ROM"),
+        "interrupt_wire_cut": Parameter(
+            "bool", False, "a broken board: INTx never reaches the bus (for timeout tests)"
+        ),
     }
 
     def __init__(self, name: str, parameters: Mapping[str, Any]) -> None:
@@ -135,6 +138,9 @@ class TestCard(PCIFunction):
         self._latency: int = parameters["descriptor_latency_ns"]
         self._jitter: int = parameters["latency_jitter_ns"]
         self._max_transfer: int = parameters["max_transfer"]
+        #: A fault: the card sets its interrupt status but INTx never reaches the bus.
+        #: Tests may also cut (and mend) the wire at run time.
+        self.interrupt_wire_cut: bool = parameters["interrupt_wire_cut"]
 
         self.registers = RegisterFile(
             name, tc.REGISTER_BAR_SIZE, self._register_table(), report=self.guest_error
@@ -262,7 +268,8 @@ class TestCard(PCIFunction):
 
     def _update_interrupt(self) -> None:
         registers = self.registers
-        self.set_irq(bool(registers["INTERRUPT_STATUS"] & registers["INTERRUPT_ENABLE"]))
+        requested = bool(registers["INTERRUPT_STATUS"] & registers["INTERRUPT_ENABLE"])
+        self.set_irq(requested and not self.interrupt_wire_cut)
 
     def soft_reset(self) -> None:
         """CONTROL.SOFT_RESET: stop the engine and return the registers to reset values."""

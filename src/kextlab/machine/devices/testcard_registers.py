@@ -52,7 +52,9 @@ offset  name                       access  meaning
 ======  =========================  ======  ==============================================
 
 INTx is asserted while ``INTERRUPT_STATUS & INTERRUPT_ENABLE`` is non-zero; the
-driver quiets the card by writing the bits back to INTERRUPT_STATUS.
+driver quiets the card by writing the bits back to INTERRUPT_STATUS.  (A fault
+parameter, ``interrupt_wire_cut``, models a board whose INTx never reaches the bus:
+the status bits still set, the interrupt never arrives.)
 
 Descriptors (32 bytes each, little-endian, in host memory)
 -----------------------------------------------------------
