@@ -12,19 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.kernel.kernel import Kernel
 from kextlab.machine.description import load_machine_description
 from kextlab.machine.machine import Machine
+from kextlab.sim.preemption import PreemptionPolicy
 from kextlab.userland.system import start_kernel
 
 
 @contextmanager
-def booted_kernel(machine: str = "default", *, seed: int = 0) -> Iterator[Kernel]:
+def booted_kernel(
+    machine: str = "default",
+    *,
+    seed: int = 0,
+    preemption: PreemptionPolicy | Literal["off", "seeded"] | None = None,
+) -> Iterator[Kernel]:
     """The kernel of ``machine`` (an embedded name or a TOML file), booted and quiet;
-    the machine is closed when the block ends."""
-    with Machine(load_machine_description(machine), seed=seed) as running:
+    the machine is closed when the block ends.  ``preemption`` overrides the
+    machine's ``[scheduler]`` table (``"seeded"`` to hunt races by ``seed``)."""
+    description = load_machine_description(machine)
+    with Machine(description, seed=seed, preemption=preemption) as running:
         tree = OpenFirmware(running).power_on()
         running.run()
         yield start_kernel(running, tree)
