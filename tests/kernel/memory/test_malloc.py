@@ -220,3 +220,21 @@ def test_kernels_keep_separate_books(kernel: Kernel) -> None:
         IOFree(there, 32)
     assert len(outstanding_allocations(kernel)) == 1
     IOFree(here, 32)
+
+
+def test_ioreg_shows_the_iomalloc_figure_in_iokit_diagnostics(kernel: Kernel) -> None:
+    """The registry root's IOKitDiagnostics carries "IOMalloc allocation", as on a Mac."""
+    from kextlab.kernel.libkern.convert import to_user
+
+    def figure() -> int:
+        diagnostics = to_user(kernel.registry.getRoot().getProperty("IOKitDiagnostics"))
+        assert isinstance(diagnostics, dict)
+        value = diagnostics["IOMalloc allocation"]
+        assert isinstance(value, int)
+        return value
+
+    address = IOMalloc(1000)
+    before = figure()
+    assert before >= 1000
+    IOFree(address, 1000)
+    assert figure() == before - 1000

@@ -37,8 +37,10 @@ from __future__ import annotations
 from kextlab.kernel.libkern.collections import OSDictionary
 from kextlab.kernel.libkern.object import ClassRegistry, OSObject, OSSerializer
 from kextlab.kernel.libkern.values import OSData, OSNumber, OSString
+from kextlab.kernel.memory.kernel_memory import MEMORY_EXTENSION, KernelMemory
 from kextlab.kernel.registry.entry import IORegistryEntry
 from kextlab.kernel.registry.plane import IORegistryPlane
+from kextlab.sim.scheduler import current_scheduler
 
 FIRST_ENTRY_ID = 0x1_0000_0100
 #: xnu's ``kIOMaxPlaneName``: alias names must be shorter to be looked up.
@@ -61,6 +63,9 @@ class IORegistry:
         *,
         root: IORegistryEntry | None = None,
     ) -> None:
+        #: The machine this registry's kernel runs on (None for a registry read
+        #: from a dump): where its diagnostics find the kernel's memory figures.
+        self._scheduler = current_scheduler()
         """A live registry with a new root, or (``root`` given) one around an existing
         root whose properties are left as they are (a registry restored from a dump)."""
         self.classes = classes
@@ -127,6 +132,13 @@ class IORegistry:
         diagnostics = OSDictionary()
         diagnostics.setObject("Classes", counts)
         counts.release()
+        scheduler = self._scheduler
+        memory = scheduler.extensions.get(MEMORY_EXTENSION) if scheduler is not None else None
+        if isinstance(memory, KernelMemory):
+            for key, value in memory.diagnostics().items():
+                number = OSNumber(value, 64)
+                diagnostics.setObject(key, number)
+                number.release()
         return diagnostics
 
     # -- paths ---------------------------------------------------------------------------------

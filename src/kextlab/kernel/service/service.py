@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         IOInterruptSource,
     )
     from kextlab.kernel.service.notification import IONotifier
+    from kextlab.kernel.workloop.work_loop import IOWorkLoop
 
 # -- __state[0]: the bits user space sees (IOService.h) -------------------------------------------
 kIOServiceInactiveState: Final = 0x0000_0001
@@ -183,8 +184,9 @@ class IOService(IORegistryEntry):
         """A message from ``provider`` (or anyone); the default understands none."""
         return kIOReturnUnsupported
 
-    def getWorkLoop(self) -> object | None:
-        """The provider's work loop by default (work loops arrive with the runtime)."""
+    def getWorkLoop(self) -> IOWorkLoop | None:
+        """The provider's work loop, as xnu's default does: a driver that makes its own
+        overrides this to return it, and its clients then share it."""
         provider = self.getProvider()
         return provider.getWorkLoop() if provider is not None else None
 
