@@ -166,6 +166,8 @@ def test_a_card_that_never_interrupts_times_out_cleanly_and_recovers(kernel: Ker
     assert stats["Timeouts"] == 1
     assert stats["Errors"] == 1
     assert stats["Transfers"] == 2
+    logged = [record.message for record in kernel.message_buffer.records()]
+    assert "KextLabTestCardDriver: no interrupt in 30 ms; card reset" in logged
 
 
 def test_on_the_shared_line_each_filter_refuses_the_other_cards_interrupts(

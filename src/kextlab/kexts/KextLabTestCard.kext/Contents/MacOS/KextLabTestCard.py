@@ -57,6 +57,7 @@ from kextlab.kernel.libkern.convert import from_python
 from kextlab.kernel.libkern.object import OSDynamicCast, OSSerializer
 from kextlab.kernel.libkern.values import OSNumber
 from kextlab.kernel.locks import THREAD_UNINT
+from kextlab.kernel.log import IOLog
 from kextlab.kernel.memory.buffer import IOBufferMemoryDescriptor
 from kextlab.kernel.memory.descriptor import IOMemoryDescriptor, kernel_task
 from kextlab.kernel.memory.device_memory import IOMemoryMap
@@ -242,6 +243,14 @@ class KextLabTestCardDriver(IOService):
         statistics.release()
         self._enable_card_interrupts()
         self.interruptSource.enable()
+        IOLog(
+            "%s: card %u.%u, registers at 0x%llx, %u-bit DMA\n",
+            self.getName(),
+            version >> 16,
+            version & 0xFFFF,
+            registers.getPhysicalAddress(),
+            self.addressBits,
+        )
         return True
 
     def _dma_command(self) -> IODMACommand | None:
@@ -459,6 +468,7 @@ class KextLabTestCardDriver(IOService):
         if self.current is None:
             return
         self.statistics["Timeouts"] += 1
+        IOLog("%s: no interrupt in %u ms; card reset\n", self.getName(), self.current.timeout_ms)
         self._reset_card()
         self._enable_card_interrupts()
         self.pendingStatus = 0
