@@ -18,6 +18,13 @@ FIGURES = {
     "machine_core.py": ["events: at() + run()", "mmio: read32 SCRATCH", "dma: copy 1 MiB"],
     "matching.py": ["match, 100 personalities", "match, 1,000 personalities"],
     "registry.py": ["ioreg -l (machine DT)", "fromPath (3 components)"],
+    "runtime.py": [
+        "workloop: runAction",
+        "workloop: interrupt -> action",
+        "workloop: card INTx -> action",
+        "timer: arm/fire",
+        "dma: IODMACommand 1 MiB, bounced",
+    ],
     "scsi.py": ["4 KiB read, QD 1", "4 KiB read, QD 32", "1 MiB sequential write"],
 }
 
