@@ -30,11 +30,11 @@ interrupt context and interrupts-disabled callers get ``InterruptContextViolatio
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from kextlab.errors import InternalError
@@ -154,7 +154,7 @@ def caller_site() -> str:
         if back is None:
             break
         frame = back
-    return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"  # hot: no pathlib
 
 
 def check_may_allocate(operation: str) -> None:
