@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -143,6 +144,18 @@ def parse_arguments(
     if arguments.repeat < 1:
         parser.error("--repeat must be at least 1")
     return arguments
+
+
+def print_header(name: str, arguments: argparse.Namespace) -> None:
+    """The run's title (which benchmark, quick or full, best of how many) and the host."""
+    import greenlet
+
+    kind = "quick" if arguments.quick else "full"
+    print(f"kextlab {name} benchmark ({kind} run, best of {arguments.repeat})")
+    print(
+        f"python {platform.python_version()} ({platform.python_implementation()}), "
+        f"greenlet {greenlet.__version__}, {platform.machine()} {platform.system()}"
+    )
 
 
 def scaled_counts(

@@ -57,13 +57,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import platform
 import random
 import sys
 import time
 from collections.abc import Callable
 
-import greenlet as greenlet_module
 from greenlet import getcurrent, greenlet
 from harness import (
     BenchmarkError,
@@ -72,6 +70,7 @@ from harness import (
     check,
     format_seconds,
     parse_arguments,
+    print_header,
     report,
     scaled_counts,
 )
@@ -530,14 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR)
     repeat = arguments.repeat
-    print(
-        f"kextlab machine core benchmark ({'quick' if arguments.quick else 'full'} run, "
-        f"best of {repeat})"
-    )
-    print(
-        f"python {platform.python_version()} ({platform.python_implementation()}), "
-        f"greenlet {greenlet_module.__version__}, {platform.machine()} {platform.system()}"
-    )
+    print_header("machine core", arguments)
     started = time.perf_counter()
     rows: list[Row] = []
 

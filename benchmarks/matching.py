@@ -63,7 +63,6 @@ of 10,000 takes seconds), so its figures are for 10 to 1,000 personalities.
 
 from __future__ import annotations
 
-import platform
 import random
 import sys
 import time
@@ -72,7 +71,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from harness import Row, best_of, check, parse_arguments, report, scaled_counts
+from harness import Row, best_of, check, parse_arguments, print_header, report, scaled_counts
 
 from kextlab.families.pci.bridge import IOPCIBridge
 from kextlab.families.pci.device import IOPCIDevice
@@ -525,10 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR)
     repeat = arguments.repeat
     sizes = [size // (QUICK_SIZE_DIVISOR if arguments.quick else 1) for size in CATALOGUE_SIZES]
-    print(
-        f"kextlab matching benchmark ({'quick' if arguments.quick else 'full'} run, "
-        f"best of {repeat}); python {platform.python_version()}, {platform.machine()}"
-    )
+    print_header("matching", arguments)
     started = time.perf_counter()
     rows: list[Row] = []
     candidates: list[int] = []

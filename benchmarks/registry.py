@@ -35,14 +35,13 @@ the card; the path names it), so a broken registry cannot post a fast time.
 from __future__ import annotations
 
 import gzip
-import platform
 import re
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, best_of, check, parse_arguments, report, scaled_counts
+from harness import Row, best_of, check, parse_arguments, print_header, report, scaled_counts
 
 from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.kernel.kernel import Kernel
@@ -202,10 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR)
     repeat = arguments.repeat
-    print(
-        f"kextlab registry benchmark ({'quick' if arguments.quick else 'full'} run, "
-        f"best of {repeat}); python {platform.python_version()}, {platform.machine()}"
-    )
+    print_header("registry", arguments)
     started = time.perf_counter()
     rows: list[Row] = []
     if DUMP.is_file():

@@ -90,7 +90,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import platform
 import random
 import sys
 import time
@@ -105,6 +104,7 @@ from harness import (
     check,
     format_seconds,
     parse_arguments,
+    print_header,
     report,
     scaled_counts,
 )
@@ -717,14 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR)
     repeat = arguments.repeat
-    print(
-        f"kextlab driver runtime benchmark ({'quick' if arguments.quick else 'full'} run, "
-        f"best of {repeat})"
-    )
-    print(
-        f"python {platform.python_version()} ({platform.python_implementation()}), "
-        f"greenlet {greenlet_module.__version__}, {platform.machine()} {platform.system()}"
-    )
+    print_header("driver runtime", arguments)
     started = time.perf_counter()
     rows: list[Row] = []
     notes: list[str] = []

@@ -31,14 +31,13 @@ equal to the file's, written data found in the file.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, best_of, check, parse_arguments, report, scaled_counts
+from harness import Row, best_of, check, parse_arguments, print_header, report, scaled_counts
 
 from kextlab.machine.devices.mvumi import registers as mv
 from kextlab.machine.scsi.constants import Opcode
@@ -160,10 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     counts = scaled_counts(FULL_COUNTS, arguments, QUICK_DIVISOR, QUEUE_DEPTH)
     repeat = arguments.repeat
-    print(
-        f"kextlab SCSI benchmark ({'quick' if arguments.quick else 'full'} run, best of "
-        f"{repeat}); python {platform.python_version()}, {platform.machine()}"
-    )
+    print_header("SCSI", arguments)
     started = time.perf_counter()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kextlab-scsi-bench-") as directory:
