@@ -53,15 +53,11 @@ class ResourceSnapshot:
             time_ns=scheduler.now,
             threads=frozenset(thread.tid for thread in scheduler.live_threads()),
             instance_counts=dict(kernel.classes.instance_counts()),
-            kexts=frozenset(_kext_ids(kernel)),
+            kexts=frozenset(meta.getKmodName() for meta in kernel.classes.classes()),
             allocations=frozenset(
                 allocation.address for allocation in outstanding_allocations(kernel)
             ),
         )
-
-
-def _kext_ids(kernel: Kernel) -> list[str]:
-    return [meta.getKmodName() for meta in kernel.classes.classes()]
 
 
 def resources_beyond(kernel: Kernel, baseline: ResourceSnapshot) -> list[str]:

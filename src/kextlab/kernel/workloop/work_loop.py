@@ -345,23 +345,24 @@ class IOWorkLoop(OSObject):
             if source is not self.controlG:
                 source.disable()
 
-    def enableAllInterrupts(self) -> None:
+    def _interrupt_sources(self) -> list[IOEventSource]:
         from kextlab.kernel.workloop.interrupt_event_source import IOInterruptEventSource
 
+        sources = []
         source = self.eventChain
         while source is not None:
             if OSDynamicCast(IOInterruptEventSource, source) is not None:
-                source.enable()
+                sources.append(source)
             source = source.getNext()
+        return sources
+
+    def enableAllInterrupts(self) -> None:
+        for source in self._interrupt_sources():
+            source.enable()
 
     def disableAllInterrupts(self) -> None:
-        from kextlab.kernel.workloop.interrupt_event_source import IOInterruptEventSource
-
-        source = self.eventChain
-        while source is not None:
-            if OSDynamicCast(IOInterruptEventSource, source) is not None:
-                source.disable()
-            source = source.getNext()
+        for source in self._interrupt_sources():
+            source.disable()
 
     # -- freeing ----------------------------------------------------------------------------------
 

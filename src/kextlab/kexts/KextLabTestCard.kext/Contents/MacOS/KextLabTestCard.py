@@ -395,8 +395,8 @@ class KextLabTestCardDriver(IOService):
         segments: list[tuple[int, int]] = []
         offset = UInt64Ref(0)
         length = memory.getLength()
+        batch = [Segment64() for _ in range(8)]
         while offset.value < length:
-            batch = [Segment64() for _ in range(8)]
             count = UInt32Ref(len(batch))
             if command.gen64IOVMSegments(offset, batch, count) != kIOReturnSuccess:
                 return None
