@@ -8,6 +8,7 @@ Every mistake is a ``MachineDescriptionError`` naming the file and the key.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,7 @@ def test_a_fresh_machine_from_the_same_file_starts_its_rules_afresh(tmp_path: Pa
         ),
         (
             '[[device.target]]\nid = 0\ntype = "disk"\n',
-            "device[0].target[0].image: a disk needs an image file",
+            "device[0].target[0].image: a disk needs an image file, or a size for a scratch disk",
         ),
         (
             '[[device.target]]\nid = 0\ntype = "disk"\nimage = "x.img"\ncolour = 1\n',
@@ -204,6 +205,32 @@ def test_a_machine_that_fails_to_build_closes_what_it_opened(tmp_path: Path) -> 
     refused(tmp_path, text)
     if before:
         assert len(list(Path("/proc/self/fd").iterdir())) == before
+
+
+def test_a_disk_with_a_size_and_no_image_is_a_scratch_disk_that_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scratch disk has its size, keeps what is written while the machine runs, and
+    its file is gone from the host's temporary directory as soon as it is open."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    tempfile.tempdir = None  # re-read TMPDIR
+    try:
+        text = HBA + '[[device.target]]\nid = 0\ntype = "disk"\nsize = "1M"\n'
+        with machine_from(tmp_path, text) as machine:
+            target = machine.scsi_buses()["hba0"].target(0)
+            assert target is not None
+            unit = target.units[0]
+            assert isinstance(unit, DiskUnit)
+            assert unit.blocks == 2048
+            assert list((tmp_path / "tmp").iterdir()) == []
+            data = bytearray(b"\xa5" * 512)
+            unit.image.write(7, 1, [memoryview(data)], force_unit_access=True)
+            back = bytearray(512)
+            unit.image.read(7, 1, [memoryview(back)])
+            assert back == data
+    finally:
+        tempfile.tempdir = None
 
 
 def test_closing_the_machine_writes_the_disk_cache_back(tmp_path: Path) -> None:

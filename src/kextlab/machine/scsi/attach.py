@@ -13,7 +13,8 @@ and builds them)::
     id = 0                       # target ID on the HBA's bus (LUN 0 only, as the HBA)
     type = "disk"                # "disk", "cdrom" or "tape"
     image = "disk0.img"          # relative to the machine file; a disk's is created
-    size = "64M"                 #   (sparse) or grown to this size
+    size = "64M"                 #   (sparse) or grown to this size; a disk with a size
+                                 #   and no image is a scratch disk, gone at power-off
     queue_depth = 32             # commands the target takes at once (TASK SET FULL beyond)
     command_ns = 20000           # fixed cost per command
     mib_per_s = 400              # data rate
@@ -41,6 +42,8 @@ models pulling the plug.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +71,7 @@ _COMMON: dict[str, Parameter] = {
 
 TARGET_PARAMETERS: Mapping[str, Mapping[str, Parameter]] = {
     "disk": {
-        "image": Parameter("str", "", "raw image file (required)"),
+        "image": Parameter("str", "", "raw image file (empty: a scratch disk of `size`)"),
         "size": Parameter("size", 0, "create or grow the image to this size (0: as it is)"),
         "block_size": Parameter("int", 512, "logical block size", 512, 65536, power_of_two=True),
         "thin": Parameter("bool", False, "thin provisioned: UNMAP and WRITE SAME with UNMAP"),
@@ -135,8 +138,10 @@ def check_target(table: Mapping[str, object], key: str, base: Path) -> SCSITarge
         values,
         f"a {kind} target has no such key; its keys are: id, type, {', '.join(schema)}",
     )
-    if kind == "disk" and not parameters["image"]:
-        raise ParameterError("a disk needs an image file", "image")
+    if kind == "disk" and not parameters["image"] and not parameters["size"]:
+        raise ParameterError(
+            "a disk needs an image file, or a size for a scratch disk", "image"
+        )
     if kind == "disk" and parameters["size"] % parameters["block_size"]:
         raise ParameterError(
             f"expected a multiple of the {parameters['block_size']}-byte block size", "size"
@@ -161,14 +166,7 @@ def build_target(
     serial = parameters["serial"] or None
     unit: LogicalUnit
     if description.kind == "disk":
-        assert description.image is not None  # check_target requires one
-        image = DiskImage(
-            description.image,
-            block_size=parameters["block_size"],
-            size=parameters["size"] or None,
-            read_only=parameters["write_protect"],
-            write_cache=parameters["write_cache"],
-        )
+        image = _disk_image(description)
         unit = DiskUnit(
             name,
             image,
@@ -201,6 +199,32 @@ def build_target(
         )
         unit, close = tape, tape.close
     return SCSITarget(name, {0: unit}), close
+
+
+def _disk_image(description: SCSITargetDescription) -> DiskImage:
+    """The disk's image: its file, or a scratch file (a disk with a size and no
+    image) that lives as long as the machine and leaves nothing behind: it is
+    unlinked as soon as it is open, so even a crash cannot leak it."""
+    parameters = description.parameters
+    scratch = description.image is None
+    if scratch:
+        handle, name = tempfile.mkstemp(prefix="kextlab-scratch-", suffix=".img")
+        os.close(handle)
+        path = Path(name)
+    else:
+        assert description.image is not None
+        path = description.image
+    try:
+        return DiskImage(
+            path,
+            block_size=parameters["block_size"],
+            size=parameters["size"] or None,
+            read_only=parameters["write_protect"] and not scratch,
+            write_cache=parameters["write_cache"],
+        )
+    finally:
+        if scratch:
+            path.unlink(missing_ok=True)
 
 
 # -- faults ----------------------------------------------------------------------------------
