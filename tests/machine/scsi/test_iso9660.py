@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import struct
-from datetime import datetime
 
 import pytest
 
 from kextlab.machine.machines import SAMPLE_CD, sample_cd
 from kextlab.machine.scsi.iso9660 import SECTOR, build_iso, read_iso_root
 
-WHEN = datetime(2001, 3, 24, 9, 41, 0)
+WHEN = (2001, 3, 24, 9, 41, 0)
 
 
 def test_files_come_back_from_the_root_directory_byte_for_byte() -> None:

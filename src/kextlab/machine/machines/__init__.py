@@ -10,7 +10,6 @@ disc is made, so the shipped bytes can be checked (a test compares them, and
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -35,7 +34,7 @@ def sample_cd() -> bytes:
     return build_iso(
         "KEXTLAB",
         {"README.TXT": _README.encode("ascii")},
-        recorded=datetime(2026, 11, 21, 12, 0, 0),
+        recorded=(2026, 11, 21, 12, 0, 0),
         publisher="KEXTLAB",
     )
 

@@ -32,7 +32,10 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Mapping
-from datetime import datetime
+
+#: A recording date: year, month, day, hour, minute, second (GMT).  A plain tuple, as
+#: nothing below user space may read the host's clock or calendar.
+Recorded = tuple[int, int, int, int, int, int]
 
 SECTOR = 2048
 SYSTEM_AREA_SECTORS = 16
@@ -58,17 +61,20 @@ def _both32(value: int) -> bytes:
     return struct.pack("<I", value) + struct.pack(">I", value)
 
 
-def _record_date(when: datetime) -> bytes:
+def _record_date(when: Recorded) -> bytes:
     """The 7-byte date of a directory record (§9.1.5), GMT offset 0."""
-    return bytes((when.year - 1900, when.month, when.day, when.hour, when.minute, when.second, 0))
+    year, month, day, hour, minute, second = when
+    return bytes((year - 1900, month, day, hour, minute, second, 0))
 
 
-def _volume_date(when: datetime) -> bytes:
+def _volume_date(when: Recorded) -> bytes:
     """The 17-byte digit date of a volume descriptor (§8.4.26.1), GMT offset 0."""
-    return when.strftime("%Y%m%d%H%M%S").encode("ascii") + b"00" + b"\x00"
+    year, month, day, hour, minute, second = when
+    digits = f"{year:04}{month:02}{day:02}{hour:02}{minute:02}{second:02}00"
+    return digits.encode("ascii") + b"\x00"
 
 
-def _directory_record(extent: int, length: int, name: bytes, flags: int, when: datetime) -> bytes:
+def _directory_record(extent: int, length: int, name: bytes, flags: int, when: Recorded) -> bytes:
     size = 33 + len(name)
     size += size % 2  # records start on even bytes (§9.1.12)
     record = bytearray(size)
@@ -99,7 +105,7 @@ def build_iso(
     volume_id: str,
     files: Mapping[str, bytes],
     *,
-    recorded: datetime,
+    recorded: Recorded,
     system_id: str = "KEXTLAB",
     publisher: str = "",
 ) -> bytes:
