@@ -165,8 +165,12 @@ def load_machine_description(
                 f"no embedded machine has this name; expected one of: {names}, "
                 f"or the path of a .toml machine file",
             )
-        text = resources.files(_EMBEDDED).joinpath(f"{spec}.toml").read_text(encoding="utf-8")
-        return parse_machine_description(text, f"<embedded machine {spec}>", spec, catalog)
+        folder = resources.files(_EMBEDDED)
+        text = folder.joinpath(f"{spec}.toml").read_text(encoding="utf-8")
+        # The media an embedded machine names (the default machine's CD) ship beside it.
+        return parse_machine_description(
+            text, f"<embedded machine {spec}>", spec, catalog, base=Path(str(folder))
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -183,14 +187,21 @@ def load_machine_description(
 
 
 def parse_machine_description(
-    text: str, source: str, default_name: str, catalog: DeviceCatalog | None = None
+    text: str,
+    source: str,
+    default_name: str,
+    catalog: DeviceCatalog | None = None,
+    *,
+    base: Path | None = None,
 ) -> MachineDescription:
-    """Check a machine description given as TOML text; ``source`` names it in errors."""
+    """Check a machine description given as TOML text; ``source`` names it in errors,
+    and relative image paths resolve against ``base`` (by default the directory of
+    ``source`` when it is a path, else the working directory)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise MachineDescriptionError(source, None, f"not valid TOML: {error}") from None
-    return _Parser(source, catalog or DeviceCatalog()).parse(document, default_name)
+    return _Parser(source, catalog or DeviceCatalog(), base).parse(document, default_name)
 
 
 # -- the parser -----------------------------------------------------------------------------------
@@ -290,11 +301,13 @@ class _Region:
 
 
 class _Parser:
-    def __init__(self, source: str, catalog: DeviceCatalog) -> None:
+    def __init__(self, source: str, catalog: DeviceCatalog, base: Path | None) -> None:
         self.source = source
         self.catalog = catalog
         #: Relative image paths in the file are relative to its directory.
-        self.base = Path(source).parent if not source.startswith("<") else Path()
+        if base is None:
+            base = Path(source).parent if not source.startswith("<") else Path()
+        self.base = base
         self._platform: list[_Region] = []
 
     def error(self, key: str | None, message: str) -> MachineDescriptionError:

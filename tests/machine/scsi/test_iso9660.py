@@ -6,9 +6,14 @@ import struct
 
 import pytest
 
+from kextlab.machine.description import parse_machine_description
 from kextlab.machine.machines import SAMPLE_CD, sample_cd
 from kextlab.machine.scsi.iso9660 import SECTOR, build_iso, read_iso_root
 
+HBA_WITH_CD = (
+    '[memory]\nsize = "256M"\n[[device]]\nname = "hba0"\nmodel = "mvumi9143"\nslot = 4\n'
+    '[[device.target]]\nid = 2\ntype = "cdrom"\nimage = "kextlab-cd.iso"\n'
+)
 WHEN = (2001, 3, 24, 9, 41, 0)
 
 
@@ -67,3 +72,14 @@ def test_the_shipped_sample_cd_is_exactly_what_the_writer_makes() -> None:
     """``kextlab-cd.iso`` beside the default machine is ``sample_cd()``, byte for byte."""
     assert SAMPLE_CD.read_bytes() == sample_cd()
     assert b"IOCDMedia" in read_iso_root(sample_cd())["README.TXT"]
+
+
+def test_an_embedded_machines_relative_images_resolve_beside_it() -> None:
+    """An embedded machine's relative image path names a file shipped beside its TOML,
+    whatever the working directory."""
+    text = HBA_WITH_CD
+    description = parse_machine_description(
+        text, "<embedded machine x>", "x", base=SAMPLE_CD.parent
+    )
+    (target,) = description.devices[0].targets
+    assert target.image == SAMPLE_CD
