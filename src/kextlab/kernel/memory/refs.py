@@ -12,6 +12,9 @@ box and reads ``.value`` afterwards, in the house style of ``ScoreRef``
     offset, count = UInt64Ref(0), UInt32Ref(len(segments))
     command.gen64IOVMSegments(offset, segments, count)
 
+The storage family's device API answers through ``BoolRef`` (``bool *``) and
+``UInt64Ref`` (``reportBlockSize``, ``reportMaxValidBlock``).
+
 Passing None where Apple accepts NULL means "not interested".
 
 Threading rules: plain values.
@@ -48,3 +51,10 @@ class UInt32Ref:
     """A ``UInt32 *`` (``genIOVMSegments``' segment count: room in, produced out)."""
 
     value: int = 0
+
+
+@dataclass
+class BoolRef:
+    """A ``bool *`` (``IOBlockStorageDevice::reportRemovability`` and its siblings)."""
+
+    value: bool = False
