@@ -32,8 +32,29 @@ time passes.  Outcomes:
 python-scsi keeps CDB state on its command *class* (``scsi_command.py``), so it is not
 thread-safe; kextlab's tests run each machine on one thread, so this never matters.
 
-Threading rules: call from the test's thread, between scheduler events (never from
-inside one: ``execute`` runs the target there and then).
+Through the whole stack
+-----------------------
+``UserClientDevice`` is the same front end's device for a logical unit of a running
+machine: each command goes from a user task through ``SCSITaskUserClient`` (the
+user-space ``SCSITaskLib``), the logical-unit nub, the SCSI parallel family and the
+HBA driver to the emulated HBA and the target, and the data lands in the task's
+memory by DMA::
+
+    with UserTask(kernel, "pyscsi") as task:
+        device = UserClientDevice(service, task)      # a LUN with SCSITaskUserClient
+        scsi = SCSI(device, blocksize=512)
+        data = scsi.read16(0, 8).datain
+        device.close()
+
+Outcomes as above: CHECK CONDITION raises ``self.CheckCondition`` with the sense the
+protocol layer delivered (``cmd.sense``, ``cmd.raw_sense_data``), other statuses and
+a task that did not complete (``SERVICE_DELIVERY_OR_TARGET_FAILURE``: no target, a
+timeout, a failed delivery) or a refused call raise ``TaskError``, which names the
+CDB, the service response and the status.
+
+Threading rules: call from the test's thread (not inside a scheduler event);
+``EmulatedTargetDevice`` runs the target at once, ``UserClientDevice`` runs the machine
+until each command completes (or call it from the task's user threads).
 """
 
 from __future__ import annotations
@@ -46,9 +67,21 @@ from pyscsi.pyscsi.scsi_exception import (  # type: ignore[import-untyped]
 )
 
 from kextlab.errors import KextlabError
+from kextlab.families.scsi.definitions import (
+    kSCSIDataTransfer_FromInitiatorToTarget,
+    kSCSIDataTransfer_FromTargetToInitiator,
+    kSCSIDataTransfer_NoDataTransfer,
+    kSCSIServiceResponse_TASK_COMPLETE,
+    kSCSITaskStatus_CHECK_CONDITION,
+    kSCSITaskStatus_GOOD,
+)
+from kextlab.kernel.ioreturn import kIOReturnSuccess
 from kextlab.machine.scsi.constants import Status
 from kextlab.machine.scsi.request import Direction, HostStatus, MemoryBuffer, SCSIRequest
 from kextlab.machine.scsi.target import SCSITarget
+from kextlab.userland.iokitlib import io_service_t
+from kextlab.userland.scsi_task_lib import SCSITaskDeviceInterface, SCSITaskInterface
+from kextlab.userland.user_task import UserBuffer, UserTask
 
 
 class CommandStatusError(KextlabError, RuntimeError):
@@ -107,3 +140,109 @@ class EmulatedTargetDevice(metaclass=SCSIDeviceCommandExceptionMeta):  # type: i
 
     def close(self) -> None:
         """Nothing to release: the target belongs to the test."""
+
+
+class TaskError(KextlabError, RuntimeError):
+    """A command through ``SCSITaskUserClient`` that did not end in GOOD or CHECK
+    CONDITION, or a call the user client refused (``kern_return`` set)."""
+
+    def __init__(
+        self, cdb: bytes, kern_return: int, service_response: int = 0, task_status: int = 0
+    ) -> None:
+        self.cdb = cdb
+        self.kern_return = kern_return
+        self.service_response = service_response
+        self.task_status = task_status
+        if kern_return != kIOReturnSuccess:
+            outcome = f"was refused with IOReturn {kern_return:#010x}"
+        else:
+            outcome = f"ended with service response {service_response}, status {task_status:#04x}"
+        super().__init__(f"CDB {cdb.hex()} {outcome}")
+
+
+class UserClientDevice(metaclass=SCSIDeviceCommandExceptionMeta):  # type: ignore[metaclass]
+    """A python-scsi device whose commands go through ``SCSITaskUserClient`` on the
+    logical-unit nub ``service``, for user task ``task`` (see the module)."""
+
+    CheckCondition: ClassVar[type[Exception]]
+
+    def __init__(
+        self,
+        service: io_service_t,
+        task: UserTask,
+        *,
+        timeout_ms: int = 30_000,
+        buffer_size: int = 64 << 10,
+    ) -> None:
+        result, interface = SCSITaskDeviceInterface.open(service, task)
+        if result != kIOReturnSuccess or interface is None:
+            raise TaskError(b"", result)
+        self.interface: SCSITaskDeviceInterface = interface
+        self.task = task
+        self.timeout_ms = timeout_ms
+        self.opcodes: Any = scsi_enum_command.spc  # SCSI() picks the set after INQUIRY
+        self.devicetype: int | None = None
+        self.buffer: UserBuffer | None = task.vm_allocate(buffer_size)
+        scsi_task = interface.CreateSCSITask()
+        if scsi_task is None:
+            self.close()
+            raise TaskError(b"", -1)
+        self.scsi_task: SCSITaskInterface | None = scsi_task
+        #: The last command's outcome: (service response, status, realized count).
+        self.last_result: tuple[int, int, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"<UserClientDevice of {self.task!r}>"
+
+    def execute(self, cmd: Any, en_raw_sense: bool = False) -> None:
+        """Run python-scsi command ``cmd`` through the stack; see the module."""
+        scsi_task = self.scsi_task
+        if scsi_task is None:
+            raise ValueError("the UserClientDevice is closed")
+        cdb = bytes(cmd.cdb)
+        length, direction = 0, kSCSIDataTransfer_NoDataTransfer
+        if len(cmd.datain):
+            length, direction = len(cmd.datain), kSCSIDataTransfer_FromTargetToInitiator
+        elif len(cmd.dataout):
+            length, direction = len(cmd.dataout), kSCSIDataTransfer_FromInitiatorToTarget
+        buffer = self._buffer(length)
+        if direction == kSCSIDataTransfer_FromInitiatorToTarget:
+            buffer.write(bytes(cmd.dataout))
+        scsi_task.SetCommandDescriptorBlock(cdb)
+        ranges = [(buffer.address, length)] if length else []
+        scsi_task.SetScatterGatherEntries(ranges, length, direction)
+        scsi_task.SetTimeoutDuration(self.timeout_ms)
+        result, sense, status, realized = scsi_task.ExecuteTaskSync()
+        if result != kIOReturnSuccess:
+            raise TaskError(cdb, result)
+        response = scsi_task.GetSCSIServiceResponse()
+        self.last_result = (response, status, realized)
+        if response != kSCSIServiceResponse_TASK_COMPLETE:
+            raise TaskError(cdb, kIOReturnSuccess, response, status)
+        if direction == kSCSIDataTransfer_FromTargetToInitiator and realized:
+            cmd.datain[:realized] = buffer.read(0, realized)
+        if status == kSCSITaskStatus_CHECK_CONDITION:
+            cmd.sense = sense
+            if en_raw_sense:
+                cmd.raw_sense_data = sense
+            raise self.CheckCondition(sense)
+        if status != kSCSITaskStatus_GOOD:
+            raise TaskError(cdb, kIOReturnSuccess, response, status)
+
+    def _buffer(self, length: int) -> UserBuffer:
+        buffer = self.buffer
+        assert buffer is not None
+        if length > buffer.length:
+            buffer.deallocate()
+            buffer = self.buffer = self.task.vm_allocate(length)
+        return buffer
+
+    def close(self) -> None:
+        """Release the task, the buffer and the connection."""
+        if self.scsi_task is not None:
+            self.scsi_task.Release()
+            self.scsi_task = None
+        buffer, self.buffer = self.buffer, None
+        if buffer is not None and self.task.alive:
+            buffer.deallocate()
+        self.interface.close()

@@ -12,12 +12,20 @@ one for a live kernel's registry or for one restored from a dump
 reading a process-wide ``kIOMainPortDefault``, so two machines in one process never
 mix.
 
-This module is the only door from user space into the kernel (ARCHITECTURE.md §7).
+Connections (``IOServiceOpen``, ``IOConnectCallMethod`` and its scalar and
+structure forms, ``IOServiceClose``) belong to a user task (``mach_task_self()``,
+``kextlab.userland.user_task``): each call is a system call of that task, run on a
+kernel thread standing for the calling thread, and the kernel side is
+``kextlab.kernel.service.user_client``.
+
+This module is the only door from user space into the kernel (ARCHITECTURE.md §7);
+the task's system calls (``UserTask.syscall``) are the gate it goes through, which
+the device nodes (``userland.devices``) use too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -54,6 +62,18 @@ from kextlab.kernel.service.service import (
     kIOServiceMatchedState,
     kIOServiceRegisteredState,
 )
+from kextlab.kernel.service.user_client import (
+    IO_STRUCT_INBAND_MAX,
+    IOExternalMethodArguments,
+    IOUserClient,
+    call_external_method,
+    check_scalars,
+    close_user_client,
+    kIOExternalMethodScalarInputCountMax,
+    kIOExternalMethodScalarOutputCountMax,
+    open_user_client,
+)
+from kextlab.userland.user_task import UserBuffer, UserTask, UserTaskError, current_task
 
 __all__ = [
     "KERN_SUCCESS",
@@ -511,3 +531,192 @@ def KextManagerCopyLoadedKextInfo(
             "OSKernelResource": kext.builtin,
         }
     return info
+
+
+# -- tasks and connections (IOServiceOpen, IOConnectCallMethod) ---------------------------------
+
+#: ``MACH_SEND_INVALID_DEST``: a call on a connection that has been closed.
+MACH_SEND_INVALID_DEST: Final = 0x1000_0003
+
+
+def mach_task_self() -> UserTask:
+    """The task whose code is running: on one of its user threads, or on the host
+    inside ``with task:`` (``kextlab.userland.user_task``)."""
+    task = current_task()
+    if task is None:
+        raise UserTaskError(
+            "mach_task_self(): no user task is running here; create one with "
+            "UserTask(kernel, name) and run inside 'with task:' or on its threads"
+        )
+    return task
+
+
+class io_connect_t:
+    """An opaque handle on a user client: a task's connection to a service."""
+
+    __slots__ = ("_client", "_task", "closed")
+
+    def __init__(self, task: UserTask, client: IOUserClient) -> None:
+        self._task = task
+        self._client = client
+        self.closed = False
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<io_connect_t {self._client.getClassName()} of {self._task!r}{state}>"
+
+    def task_ended(self) -> None:
+        """The task ended with the connection open: the kernel calls ``clientDied``."""
+        if not self.closed:
+            self.closed = True
+            close_user_client(self._client, died=True)
+
+
+def IOServiceOpen(
+    service: io_service_t, owningTask: UserTask, type: int
+) -> tuple[int, io_connect_t | None]:
+    """Open a connection of ``type`` to ``service`` for ``owningTask``: its
+    ``newUserClient`` makes the user client (``kIOReturnUnsupported`` when the
+    service names no ``IOUserClientClass``)."""
+    entry = _entry(service)
+    kernel = service._port.kernel
+    if not isinstance(entry, IOService) or kernel is None:
+        return kIOReturnBadArgument, None
+    if not isinstance(owningTask, UserTask) or owningTask.kernel is not kernel:
+        return kIOReturnBadArgument, None
+    if not owningTask.alive:
+        return MACH_SEND_INVALID_DEST, None
+    result, client = owningTask.syscall(open_user_client, entry, owningTask, type)
+    if result != kIOReturnSuccess or client is None:
+        return result, None
+    connection = io_connect_t(owningTask, client)
+    owningTask.add_resource(connection)
+    return kIOReturnSuccess, connection
+
+
+def IOServiceClose(connect: io_connect_t) -> int:
+    """Close the connection (the user client's ``clientClose``); the handle is dead after."""
+    task = connect._task
+    if connect.closed or not task.alive:
+        return MACH_SEND_INVALID_DEST
+    connect.closed = True
+    task.remove_resource(connect)
+    return task.syscall(close_user_client, connect._client)
+
+
+def IOConnectCallMethod(
+    connection: io_connect_t,
+    selector: int,
+    input: Sequence[int] = (),
+    inputStruct: bytes | bytearray | memoryview = b"",
+    outputCnt: int = 0,
+    outputStructCnt: int = 0,
+) -> tuple[int, tuple[int, ...], bytes]:
+    """Call external method ``selector`` with scalars ``input`` and structure
+    ``inputStruct``; ``(kern_return, output scalars, output structure)``, taking at
+    most ``outputCnt`` scalars and ``outputStructCnt`` bytes back.  Structures over
+    4096 bytes travel out of line: through the task's memory, as descriptors."""
+    task = connection._task
+    if connection.closed or not task.alive:
+        return MACH_SEND_INVALID_DEST, (), b""
+    scalars = check_scalars(input, kIOExternalMethodScalarInputCountMax)
+    if scalars is None or not 0 <= outputCnt <= kIOExternalMethodScalarOutputCountMax:
+        return kIOReturnBadArgument, (), b""
+    if outputStructCnt < 0:
+        return kIOReturnBadArgument, (), b""
+    structure = bytes(inputStruct)
+    staged: list[UserBuffer] = []
+    try:
+        input_buffer = output_buffer = None
+        if len(structure) > IO_STRUCT_INBAND_MAX:
+            input_buffer = task.vm_allocate(len(structure))
+            input_buffer.write(structure)
+            staged.append(input_buffer)
+        if outputStructCnt > IO_STRUCT_INBAND_MAX:
+            output_buffer = task.vm_allocate(outputStructCnt)
+            staged.append(output_buffer)
+        result, scalar_output, structure_output, out_of_line = task.syscall(
+            _connect_method,
+            connection._client,
+            task,
+            selector,
+            scalars,
+            structure if input_buffer is None else b"",
+            (input_buffer.address, len(structure)) if input_buffer is not None else None,
+            outputCnt,
+            outputStructCnt if output_buffer is None else 0,
+            (output_buffer.address, outputStructCnt) if output_buffer is not None else None,
+        )
+        if output_buffer is not None:
+            structure_output = output_buffer.read(0, out_of_line)
+        return result, scalar_output, structure_output
+    finally:
+        for buffer in staged:
+            buffer.deallocate()
+
+
+def _connect_method(
+    client: IOUserClient,
+    task: UserTask,
+    selector: int,
+    scalars: tuple[int, ...],
+    structure: bytes,
+    input_range: tuple[int, int] | None,
+    output_count: int,
+    output_size: int,
+    output_range: tuple[int, int] | None,
+) -> tuple[int, tuple[int, ...], bytes, int]:
+    """The kernel side of ``IOConnectCallMethod`` (``is_io_connect_method``)."""
+    from kextlab.kernel.memory.descriptor import IOMemoryDescriptor
+    from kextlab.kernel.memory.options import kIODirectionIn, kIODirectionOut
+
+    input_descriptor = output_descriptor = None
+    if input_range is not None:
+        input_descriptor = IOMemoryDescriptor.withAddressRange(*input_range, kIODirectionOut, task)
+    if output_range is not None:
+        output_descriptor = IOMemoryDescriptor.withAddressRange(*output_range, kIODirectionIn, task)
+    arguments = IOExternalMethodArguments(
+        selector,
+        scalarInput=scalars,
+        structureInput=structure,
+        structureInputDescriptor=input_descriptor,
+        scalarOutput=[0] * output_count,
+        scalarOutputCount=output_count,
+        structureOutput=bytearray(output_size),
+        structureOutputSize=output_size,
+        structureOutputDescriptor=output_descriptor,
+        structureOutputDescriptorSize=output_range[1] if output_range is not None else 0,
+    )
+    try:
+        result = call_external_method(client, arguments)
+    finally:
+        for descriptor in (input_descriptor, output_descriptor):
+            if descriptor is not None:
+                descriptor.release()
+    scalar_output = tuple(arguments.scalarOutput[: arguments.scalarOutputCount])
+    structure_output = bytes(arguments.structureOutput[: arguments.structureOutputSize])
+    out_of_line = (
+        min(arguments.structureOutputDescriptorSize, output_range[1]) if output_range else 0
+    )
+    return result, scalar_output, structure_output, out_of_line
+
+
+def IOConnectCallScalarMethod(
+    connection: io_connect_t, selector: int, input: Sequence[int] = (), outputCnt: int = 0
+) -> tuple[int, tuple[int, ...]]:
+    """``IOConnectCallMethod`` with scalars only: ``(kern_return, output scalars)``."""
+    result, scalars, _ = IOConnectCallMethod(connection, selector, input, b"", outputCnt, 0)
+    return result, scalars
+
+
+def IOConnectCallStructMethod(
+    connection: io_connect_t,
+    selector: int,
+    inputStruct: bytes | bytearray | memoryview = b"",
+    outputStructCnt: int = 0,
+) -> tuple[int, bytes]:
+    """``IOConnectCallMethod`` with structures only: ``(kern_return, output structure)``."""
+    result, _, structure = IOConnectCallMethod(
+        connection, selector, (), inputStruct, 0, outputStructCnt
+    )
+    return result, structure

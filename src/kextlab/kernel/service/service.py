@@ -14,6 +14,7 @@ beside it, each of which lives in its own module:
 * ``notification``  notifications, ``waitForService``, ``getMatchingServices``
 * ``termination``   the three phases of ``terminate``
 * ``interrupts``    ``registerInterrupt`` and the other interrupt methods of a nub
+* ``user_client``   ``newUserClient`` and ``IOUserClient``
 * ``debug``         ``IOKitDebug`` logging
 
 Out-parameters: where Apple passes ``SInt32 *score`` (``probe``,
@@ -45,12 +46,14 @@ from kextlab.sim.scheduler import current_scheduler
 if TYPE_CHECKING:
     from kextlab.kernel.libkern.collections import OSDictionary
     from kextlab.kernel.libkern.object import OSObject
+    from kextlab.kernel.memory.task import Task
     from kextlab.kernel.service.interrupts import (
         InterruptTypeRef,
         IOInterruptAction,
         IOInterruptSource,
     )
     from kextlab.kernel.service.notification import IONotifier
+    from kextlab.kernel.service.user_client import IOUserClientRef
     from kextlab.kernel.workloop.work_loop import IOWorkLoop
 
 # -- __state[0]: the bits user space sees (IOService.h) -------------------------------------------
@@ -470,6 +473,21 @@ class IOService(IORegistryEntry):
 
     def scheduleTerminatePhase2(self) -> None:
         self.globals.termination.wake()
+
+    def newUserClient(
+        self,
+        owningTask: Task,
+        securityID: object,
+        type: int,
+        properties: OSDictionary | None,
+        handler: IOUserClientRef,
+    ) -> int:
+        """Make the user client for a connection from ``owningTask`` and store it in
+        ``handler.value``; the default instantiates the class named by this
+        service's ``IOUserClientClass`` (``kextlab.kernel.service.user_client``)."""
+        from kextlab.kernel.service.user_client import new_user_client
+
+        return new_user_client(self, owningTask, securityID, type, properties, handler)
 
     def passiveMatch(self, table: OSDictionary, changesOK: bool = False) -> bool:
         from kextlab.kernel.service.matching import kIOServiceChangesOK, match_passive
