@@ -99,3 +99,20 @@ def test_a_damaged_kext_in_the_folder_is_skipped_with_a_log_line(tmp_path: Path)
         assert loaded_ids(kernel) == ["com.example.BootDriver"]
         lines = [record.message for record in kernel.message_buffer.records()]
         assert any("kextd: skipping Broken.kext" in line and "Info.plist" in line for line in lines)
+
+
+def test_a_boot_kext_that_cannot_load_is_logged_and_the_boot_goes_on(tmp_path: Path) -> None:
+    """A kext asking for a library version nobody has is left out with a log line
+    naming it; the machine boots."""
+    write_kext(tmp_path, "BootDriver", "0x4b4c1234", "Local-Root")
+    info_plist = tmp_path / "BootDriver.kext" / "Contents" / "Info.plist"
+    info = plistlib.loads(info_plist.read_bytes())
+    info["OSBundleLibraries"]["com.apple.iokit.IOPCIFamily"] = "99.0"
+    info_plist.write_bytes(plistlib.dumps(info))
+    with Machine.from_name("default") as machine:
+        tree = OpenFirmware(machine).power_on()
+        machine.run()
+        kernel = start_kernel(machine, tree, extensions=[tmp_path])
+        assert loaded_ids(kernel) == []
+        lines = [record.message for record in kernel.message_buffer.records()]
+        assert any("kextd: cannot load BootDriver.kext" in line for line in lines)

@@ -14,6 +14,9 @@
     kextlab kextutil [-t] [-n] [-l] [-m] KEXT
     kextlab kextmatch [--ioreg DUMP | --machine M | --host] [--kexts PATH]... [--json]
                                        matching without driver code, e.g. on a real Mac's dump
+    kextlab diskspeed [--disk NAME] [--size N] [--queue-depth N]   disk MB/s and IOPS
+    kextlab rwfile [--disk NAME] [--pattern P] [--passes N]      write, read back, verify
+    kextlab iostat [-I] [-x] [DISK]...   per-disk statistics since boot
     kextlab machines                   the embedded machines
     kextlab devices                    the device models and their parameters
 
@@ -441,10 +444,11 @@ def devices() -> None:
 def _add_kext_commands() -> None:
     # The kext tools live in their own module, which builds on the helpers above
     # (booted, fail, the options); it is imported once they exist.
+    from kextlab.userland.disk_commands import COMMANDS as DISK_COMMANDS
     from kextlab.userland.kext_commands import COMMANDS
     from kextlab.userland.kextmatch_command import kextmatch
 
-    for command in (*COMMANDS, kextmatch):
+    for command in (*COMMANDS, kextmatch, *DISK_COMMANDS):
         main.add_command(command)
 
 

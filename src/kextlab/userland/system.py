@@ -30,10 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from kextlab.families.pci.kext import IOPCIFAMILY
+from kextlab.families.scsi.kext import IOSCSIARCHITECTUREMODELFAMILY
+from kextlab.families.scsi.parallel.kext import IOSCSIPARALLELFAMILY
+from kextlab.families.storage.cd.kext import IOCDSTORAGEFAMILY
+from kextlab.families.storage.kext import IOSTORAGEFAMILY
 from kextlab.kernel.kernel import BootKext, Kernel
 from kextlab.kernel.kext.bundle import BUNDLE_EXTENSION, KextBundle
 from kextlab.kernel.kext.discovery import bundles_in
-from kextlab.kernel.kext.errors import KextBundleError
+from kextlab.kernel.kext.errors import KextBundleError, KextError
 from kextlab.kernel.kext.personalities import copy_personalities
 from kextlab.kernel.registry.registry import kIOServicePlane
 from kextlab.kernel.service.service import IOService, kIOServiceRegisteredState
@@ -44,7 +48,13 @@ if TYPE_CHECKING:
     from kextlab.machine.machine import Machine
 
 #: The families every kextlab kernel carries, in load order.
-BOOT_KEXTS: Final[Sequence[BootKext]] = (IOPCIFAMILY,)
+BOOT_KEXTS: Final[Sequence[BootKext]] = (
+    IOPCIFAMILY,
+    IOSTORAGEFAMILY,
+    IOCDSTORAGEFAMILY,
+    IOSCSIARCHITECTUREMODELFAMILY,
+    IOSCSIPARALLELFAMILY,
+)
 
 #: The ``OSBundleRequired`` values that put a kext in the boot set.
 BOOT_REQUIRED: Final = frozenset({"Root", "Local-Root", "Network-Root", "Console", "Safe Boot"})
@@ -60,6 +70,10 @@ def start_kernel(
     kexts of ``extensions`` its hardware needs; return once matching has finished
     everywhere (the machine is quiet)."""
     kernel = Kernel(machine, tree, BOOT_KEXTS)
+    # The BSD layer is up: xnu's bsd_init publishes the IOBSD resource, which the
+    # media BSD clients wait for (IOResourceMatch = IOBSD).
+    with kernel.entered():
+        kernel.resources.publish_resource("IOBSD")
     kernel.start()
     machine.run()
     load_boot_extensions(kernel, boot_set(kernel, extensions))
@@ -95,8 +109,13 @@ def load_boot_extensions(kernel: Kernel, candidates: Sequence[KextBundle]) -> li
         if wanted is None:
             return loaded
         pending.remove(wanted)
-        with kernel.entered():
-            kernel.kexts.load(wanted, candidates=candidates)
+        try:
+            with kernel.entered():
+                kernel.kexts.load(wanted, candidates=candidates)
+        except KextError as error:
+            # kextd logs a kext it cannot load and boots on without it.
+            kernel.log(f"kextd: cannot load {wanted.path.name}: {error}")
+            continue
         loaded.append(wanted.bundle_id)
         kernel.machine.run()
 
