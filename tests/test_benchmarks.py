@@ -26,6 +26,12 @@ FIGURES = {
         "dma: IODMACommand 1 MiB, bounced",
     ],
     "scsi.py": ["4 KiB read, QD 1", "4 KiB read, QD 32", "1 MiB sequential write"],
+    "storage.py": [
+        "4 KiB random read, QD 1",
+        "4 KiB random read, QD 32",
+        "1 MiB sequential read",
+        "1 MiB sequential write: ",
+    ],
 }
 
 
