@@ -11,18 +11,26 @@ bridge registers through configuration cycles, interrupts by walking the tree's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from kextlab.firmware.devicetree import DeviceTree, DeviceTreeNode
 from kextlab.machine.machine import Machine
 from kextlab.machine.pci import registers as r
 from kextlab.machine.pci.bar import BarKind
 from kextlab.machine.pci.function import PCIFunction
+from kextlab.testing.kernel import default_machine_variant
+
+
+def _default_machine_text() -> str:
+    """The default machine's description with the media it ships with named by
+    absolute path (its CD), so the fixture can build it from text anywhere."""
+    with TemporaryDirectory() as folder:
+        return default_machine_variant(Path(folder), "default", {}).read_text("utf-8")
+
 
 #: The embedded default machine's description, to build it through the same fixture.
-DEFAULT_MACHINE = (
-    resources.files("kextlab.machine.machines").joinpath("default.toml").read_text("utf-8")
-)
+DEFAULT_MACHINE = _default_machine_text()
 
 # A Power Mac G3 Blue & White in miniature: everything below 4 GiB, a DEC 21154 in
 # root slot 13 and, behind it, a card in slot 5 of bus 1 (where mac-io sits in

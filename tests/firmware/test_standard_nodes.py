@@ -181,10 +181,10 @@ def test_aliases_name_the_host_bridge_and_every_pci_device(booted):
     machine, firmware = booted
     tree = firmware.device_tree
     aliases = tree.aliases()
-    assert set(aliases) == {"pci", "bridge0", "testcard0", "testcard1"}
+    assert set(aliases) == {"pci", "bridge0", "testcard0", "testcard1", "hba0"}
     assert tree.find("pci") is tree.find(aliases["pci"])
     assert tree.find("pci").name == "pci"
-    for name in ("bridge0", "testcard0", "testcard1"):
+    for name in ("bridge0", "testcard0", "testcard1", "hba0"):
         node = firmware.node_for(machine.pci_function(name))
         assert tree.find(name) is node
         assert aliases[name] == node.path

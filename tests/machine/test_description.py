@@ -23,6 +23,7 @@ from kextlab.machine.description import (
     parse_machine_description,
 )
 from kextlab.machine.machine import Machine
+from kextlab.machine.machines import SAMPLE_CD
 from kextlab.machine.memory import RamRange
 from kextlab.machine.pci.host import AddressWindow
 from kextlab.machine.sizes import format_size, parse_size
@@ -195,7 +196,7 @@ def test_default_machine_host_bridge_matches_its_file() -> None:
 def test_default_machine_has_a_bridge_with_a_card_behind_it_and_a_32_bit_card() -> None:
     """bridge0 (slot 13), testcard0 behind it, testcard1 on the root bus with 32-bit DMA."""
     devices = {entry.name: entry for entry in load_machine_description("default").devices}
-    assert list(devices) == ["bridge0", "testcard0", "testcard1"]
+    assert list(devices) == ["bridge0", "testcard0", "testcard1", "hba0"]
     bridge, card0, card1 = devices["bridge0"], devices["testcard0"], devices["testcard1"]
     assert (bridge.model, bridge.bus, bridge.slot, bridge.function) == ("dec21154", "pci", 13, 0)
     assert bridge.is_bridge
@@ -205,6 +206,32 @@ def test_default_machine_has_a_bridge_with_a_card_behind_it_and_a_32_bit_card() 
     assert card0.parameters["dma_address_bits"] == 64
     assert card1.parameters["dma_address_bits"] == 32
     assert card1.parameters["subsystem_id"] == 2
+
+
+def test_default_machine_has_a_marvell_hba_with_two_disks_a_cd_rom_and_a_tape() -> None:
+    """hba0, an 88SE9143 in root slot 4: two scratch disks, the CD-ROM with the sample
+    disc shipped beside the machine file, and a tape drive without a cartridge."""
+    (hba,) = [entry for entry in load_machine_description("default").devices if entry.targets]
+    assert (hba.name, hba.model, hba.bus, hba.slot, hba.function) == (
+        "hba0",
+        "mvumi9143",
+        "pci",
+        4,
+        0,
+    )
+    assert [(target.target_id, target.kind) for target in hba.targets] == [
+        (0, "disk"),
+        (1, "disk"),
+        (2, "cdrom"),
+        (3, "tape"),
+    ]
+    disk0, disk1, cdrom, tape = hba.targets
+    assert [(disk.image, disk.parameters["size"]) for disk in (disk0, disk1)] == [
+        (None, 256 * MIB),
+        (None, GIB),
+    ]
+    assert cdrom.image == SAMPLE_CD
+    assert tape.image is None
 
 
 def test_device_parameters_are_complete_typed_and_defaulted() -> None:

@@ -22,6 +22,8 @@ HOST_BRIDGE = "/pci@0,f2000000"
 BRIDGE = f"{HOST_BRIDGE}/pci-bridge@d"
 #: testcard0 of the default machine: behind the bridge, slot 1 (its name is from subsystem 1).
 CARD_BEHIND_BRIDGE = f"{BRIDGE}/pci1234,1@1"
+#: hba0 of the default machine: the Marvell 88SE9143 in root slot 4.
+HBA = f"{HOST_BRIDGE}/pci1b4b,9143@4"
 TREE_LINE = re.compile(r"^(?P<phandle>[0-9a-f]{8}): (?P<indent>(?:  )*)/(?P<name>\S+)$")
 
 GOOD_MACHINE = '[memory]\nsize = "1G"\n[[device]]\nmodel = "testcard"\nslot = 1\n'
@@ -121,7 +123,13 @@ def test_boot_with_properties_prints_each_node_path_and_its_properties() -> None
     assert result.exit_code == 0, result.output
     section = device_tree_section(result.stdout)
     assert section[0] == "ff800000: /"
-    card = section.index(f"ff800800: {CARD_BEHIND_BRIDGE}")
+    # phandles in probe order: testcard1 (slot 2), the HBA (slot 4), the bridge, testcard0
+    hba = section.index(f"ff800700: {HBA}")
+    bridge = section.index(f"ff800800: {BRIDGE}")
+    assert section[hba + 1] == '    name                      "pci1b4b,9143"'
+    assert "    vendor-id                 1b4b" in section[hba:bridge]
+    assert "    device-id                 9143" in section[hba:bridge]
+    card = section.index(f"ff800900: {CARD_BEHIND_BRIDGE}")
     card_properties = section[card + 1 : card + 4]
     assert card_properties[0] == '    name                      "pci1234,1"'
     assert "    vendor-id                 1234" in section[card:]
@@ -279,11 +287,13 @@ def test_python_m_kextlab_exits_2_for_an_unknown_flag() -> None:
 
 
 def test_of_ls_lists_the_host_bridge_subtree() -> None:
-    """`kextlab of ls /pci@0,f2000000` lists both root-bus cards and the one behind the bridge."""
+    """`kextlab of ls /pci@0,f2000000` lists the root bus's card, HBA and bridge, and the
+    card behind the bridge (the HBA's SCSI targets are no firmware nodes)."""
     result = run("of", "ls", HOST_BRIDGE)
     assert result.exit_code == 0, result.output
     assert tree_entries(result.stdout.splitlines()) == [
         (0, "pci1234,2@2"),
+        (0, "pci1b4b,9143@4"),
         (0, "pci-bridge@d"),
         (1, "pci1234,1@1"),
     ]
@@ -342,7 +352,7 @@ def test_machines_lists_the_default_machine_and_its_devices() -> None:
     assert result.exit_code == 0, result.output
     assert (
         "default: KextLab1,1, x86 64-bit, 3072 MiB; "
-        "bridge0 (dec21154), testcard0 (testcard), testcard1 (testcard)"
+        "bridge0 (dec21154), testcard0 (testcard), testcard1 (testcard), hba0 (mvumi9143)"
     ) in result.stdout.splitlines()
 
 
@@ -361,7 +371,8 @@ def test_devices_lists_the_models_and_the_testcard_parameters() -> None:
         if line.startswith("  ") and not line.startswith("    ")
     ]
     assert kinds == ["disk", "cdrom", "tape"]
-    assert "    image: raw image file (required) (str, default '')" in lines
+    # a disk's image is optional: without one it is a scratch disk (the default machine's)
+    assert "    image: raw image file (empty: a scratch disk of `size`) (str, default '')" in lines
     lines = lines[:targets]
     assert lines[0].startswith("dec21154: Digital 21154 PCI-to-PCI bridge")
     testcard = lines.index(next(line for line in lines if line.startswith("testcard: ")))

@@ -75,24 +75,39 @@ def test_kextstat_prints_apples_columns_with_the_kexts_linked_against() -> None:
     assert (
         lines[1] == "    1    0 0                  0          0          com.apple.kpi.bsd (19.0.0)"
     )
+    # the built-in families, in load order, after the kernel's components
+    assert [line.split()[5] for line in lines[11:16]] == [
+        "com.apple.iokit.IOPCIFamily",
+        "com.apple.iokit.IOStorageFamily",
+        "com.apple.iokit.IOCDStorageFamily",
+        "com.apple.iokit.IOSCSIArchitectureModelFamily",
+        "com.apple.iokit.IOSCSIParallelFamily",
+    ]
     family = next(line for line in lines if "com.apple.iokit.IOPCIFamily" in line)
-    assert family.split()[1] == "1"  # one kext links against it
-    assert lines[-1] == (
-        "   12    0 0xffffff7f80000000 0x1000     0x1000     "
-        "com.kextlab.driver.KextLabTestCard (1.0.0) <11 4 3>"
-    )
+    assert family.split()[:2] == ["11", "2"]  # MarvellUMI and the test card link against it
+    parallel = next(line for line in lines if "com.apple.iokit.IOSCSIParallelFamily" in line)
+    assert parallel.split()[:2] == ["15", "1"]  # MarvellUMI links against it
+    # the boot loaded MarvellUMI.kext for the HBA; --kext loads the test card's after it
+    assert lines[-2:] == [
+        "   16    0 0xffffff7f80000000 0x1000     0x1000     "
+        "com.kextlab.driver.MarvellUMI (1.0.0) <15 11 4 3>",
+        "   17    0 0xffffff7f80001000 0x1000     0x1000     "
+        "com.kextlab.driver.KextLabTestCard (1.0.0) <11 4 3>",
+    ]
 
 
 def test_kextstat_filters_by_identifier_and_hides_kernel_components() -> None:
     result = run("kextstat", "-l", "-k", "--kext", str(TESTCARD))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "   12    0 0xffffff7f80000000 0x1000     0x1000     "
-        "com.kextlab.driver.KextLabTestCard (1.0.0) <11 4 3>"
+        "   16    0 0xffffff7f80000000 0x1000     0x1000     "
+        "com.kextlab.driver.MarvellUMI (1.0.0) <15 11 4 3>",
+        "   17    0 0xffffff7f80001000 0x1000     0x1000     "
+        "com.kextlab.driver.KextLabTestCard (1.0.0) <11 4 3>",
     ]
     only = run("kextstat", "-b", "com.apple.iokit.IOPCIFamily")
     assert only.stdout.splitlines()[1:] == [
-        "   11    0 0                  0          0          com.apple.iokit.IOPCIFamily (2.9)"
+        "   11    1 0                  0          0          com.apple.iokit.IOPCIFamily (2.9)"
     ]
 
 

@@ -262,13 +262,24 @@ def test_a_real_macs_dump(shared_data: Path) -> None:
 
 
 def test_the_default_source_is_the_default_machine() -> None:
-    """No source: the default machine, booted; its bridge gets its bridge driver back."""
+    """No source: the default machine, booted; its bridge gets its bridge driver back and
+    its HBA the driver its boot loaded, MarvellUMI."""
     result = run("--catalogue-from-dump")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "machine default: arch x86, 1 personality, 3 PCI devices, 1 driver started"
+    assert lines[0] == (
+        "machine default: arch x86, 2 personalities, 4 PCI devices, 2 drivers started"
+    )
     bridge = lines.index("IOService:/KextLabPlatformExpert/pci@0/KextLabPCIHostBridge/pci-bridge@D")
     assert lines[bridge + 1].split()[:3] == ["IODefaultMatchCategory", "IOPCI2PCIBridge", "-100"]
+    hba = lines.index("IOService:/KextLabPlatformExpert/pci@0/KextLabPCIHostBridge/pci1b4b,9143@4")
+    assert lines[hba + 1].split() == [
+        "IODefaultMatchCategory",
+        "MarvellUMI",
+        "1000",  # the personality's IOProbeScore
+        "-",
+        "com.kextlab.driver.MarvellUMI",
+    ]
 
 
 def test_host_reads_sysfs(tmp_path: Path) -> None:

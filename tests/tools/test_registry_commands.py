@@ -37,6 +37,20 @@ def assert_refused(result: Result, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
+#: The storage stack of one disk LUN below its IOSCSILogicalUnitNub, as on a Mac.
+DISK_STACK = [
+    "IOSCSIPeripheralDeviceType00",
+    "IOBlockStorageServices",
+    "IOBlockStorageDriver",
+]
+#: Drivers that, as Apple's, never register themselves (a real dump shows them so).
+UNREGISTERED = {
+    "IOSCSIPeripheralDeviceType00",
+    "IOSCSIPeripheralDeviceType05",
+    "SCSITaskUserClientIniter",
+}
+
+
 def test_boot_ends_with_the_service_plane() -> None:
     result = run("boot")
     assert result.exit_code == 0, result.output
@@ -45,8 +59,10 @@ def test_boot_ends_with_the_service_plane() -> None:
     assert section[1].startswith("  +-o KextLab1,1  <class IOPlatformExpertDevice, id 0x100000101")
     names = [line.split("+-o ")[1].split("  <")[0] for line in section]
     # matching ran: the platform expert, its nubs, the interrupt controller's driver,
-    # the host bridge driver, the PCI nubs, the PCI-to-PCI bridge driver and the nub
-    # behind it
+    # the host bridge driver, the PCI nubs, the HBA's driver (MarvellUMI.kext, loaded
+    # at boot) with a target nub per SCSI ID and the storage stack of each LUN (two
+    # disks, the CD-ROM, the tape left to user space), the PCI-to-PCI bridge driver and
+    # the nub behind it
     assert names == [
         "Root",
         "KextLab1,1",
@@ -56,12 +72,42 @@ def test_boot_ends_with_the_service_plane() -> None:
         "pci@0",
         "KextLabPCIHostBridge",
         "pci1234,2@2",
+        "pci1b4b,9143@4",
+        "MarvellUMI",
+        "IOSCSIParallelInterfaceDevice@0",
+        "IOSCSITargetDevice",
+        "IOSCSILogicalUnitNub@0",
+        *DISK_STACK,
+        "KEXTLAB DISK 0 Media",
+        "IOMediaBSDClient",
+        "IOSCSIParallelInterfaceDevice@1",
+        "IOSCSITargetDevice",
+        "IOSCSILogicalUnitNub@0",
+        *DISK_STACK,
+        "KEXTLAB DISK 1 Media",
+        "IOMediaBSDClient",
+        "IOSCSIParallelInterfaceDevice@2",
+        "IOSCSITargetDevice",
+        "IOSCSILogicalUnitNub@0",
+        "IOSCSIPeripheralDeviceType05",
+        "IOCompactDiscServices",
+        "IOCDBlockStorageDriver",
+        "KEXTLAB CD-ROM Media",
+        "IOCDMediaBSDClient",
+        "IOSCSIParallelInterfaceDevice@3",
+        "IOSCSITargetDevice",
+        "IOSCSILogicalUnitNub@0",
+        "SCSITaskUserClientIniter",
         "pci-bridge@D",
         "IOPCI2PCIBridge",
         "pci1234,1@1",
         "IOResources",
     ]
-    assert all(", registered, matched, active, busy 0" in line for line in section[1:])
+    # the boot is over: nothing is busy, and every service registered but the drivers
+    # that never do
+    for name, line in zip(names[1:], section[1:], strict=True):
+        state = "!registered, !matched" if name in UNREGISTERED else "registered, matched"
+        assert f", {state}, active, busy 0" in line, line
 
 
 def test_ioreg_takes_combined_flags_and_prints_the_device_tree_plane() -> None:
@@ -84,14 +130,28 @@ def test_the_archive_of_the_device_tree_plane_holds_the_firmware_tree() -> None:
     assert archive["IORegistryEntryName"] == "Root"
     (top,) = archive["IORegistryEntryChildren"]
     assert top["IOObjectClass"] == "IOPlatformExpertDevice"
+    wired: dict[str, list[tuple[str, str, str]]] = {}
     with Machine.from_name("default") as machine:
         tree = OpenFirmware(machine).power_on()
 
         def compare(node: DeviceTreeNode, entry: dict[str, object]) -> int:
             for key, value in node.properties.items():
                 assert entry[key] == value, (node.path, key)
-            children = entry.get("IORegistryEntryChildren", [])
-            assert isinstance(children, list)
+            entries = entry.get("IORegistryEntryChildren", [])
+            assert isinstance(entries, list)
+            # IOBlockStorageDriver wires each medium it publishes into the plane, below
+            # the nearest provider there (IOBlockStorageDriver.cpp): no firmware nodes.
+            media = [child for child in entries if str(child["IOObjectClass"]).endswith("Media")]
+            if media:
+                wired[node.path] = [
+                    (
+                        child["IORegistryEntryName"],
+                        child["IOObjectClass"],
+                        child["IORegistryEntryLocation"],
+                    )
+                    for child in media
+                ]
+            children = [child for child in entries if child not in media]
             assert [child["IORegistryEntryName"] for child in children] == [
                 child.name for child in node.children
             ], node.path
@@ -101,6 +161,15 @@ def test_the_archive_of_the_device_tree_plane_holds_the_firmware_tree() -> None:
 
         assert top["IORegistryEntryName"] == "device-tree"
         assert compare(tree.root, top) == len(list(tree.nodes()))
+    # the HBA's nub holds its disks' and its CD's media, unnamed, at "<target>:0"
+    # (target "IOUnit", LUN 0), as Apple's driver wires them
+    assert wired == {
+        "/pci@0,f2000000/pci1b4b,9143@4": [
+            ("", "IOMedia", "0:0"),
+            ("", "IOMedia", "1:0"),
+            ("", "IOCDMedia", "2:0"),
+        ]
+    }
 
 
 def test_ioreg_is_deterministic_for_a_machine_and_seed() -> None:

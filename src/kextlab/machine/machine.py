@@ -107,6 +107,13 @@ class Machine:
         self.devices: dict[str, DeviceModel] = {}
         self.scsi_faults = FaultInjector(self.scheduler)
         self._media: list[Callable[[], None]] = []
+        # Power-on heads the trace: building devices (plugging in targets, settling
+        # interrupt lines) is already the powered machine's doing.
+        self.scheduler.trace_point(
+            "machine.power-on", f"{description.name} seed {seed} ram {self.memory.size:#x}"
+        )
+        if policy is not None:
+            self.scheduler.trace_point("machine.preemption", f"seeded {policy.describe()}")
         try:
             self._build_devices()
             build_fault_injector(
@@ -120,11 +127,6 @@ class Machine:
         except BaseException:
             self.close()
             raise
-        self.scheduler.trace_point(
-            "machine.power-on", f"{description.name} seed {seed} ram {self.memory.size:#x}"
-        )
-        if policy is not None:
-            self.scheduler.trace_point("machine.preemption", f"seeded {policy.describe()}")
 
     @classmethod
     def from_name(

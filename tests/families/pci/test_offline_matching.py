@@ -568,7 +568,8 @@ def test_host_machine_names_map_to_architectures(machine: str, arch: str | None)
 
 def test_a_booted_machines_nubs_keep_their_paths_and_drivers() -> None:
     """The default machine's nubs (read from its live registry) get the paths they have
-    there, and the catalogue rebuilt from its drivers gives the bridge its bridge driver."""
+    there, and the catalogue rebuilt from its drivers gives the bridge its bridge driver
+    and the HBA its kext's driver."""
     with Machine.from_name("default") as machine:
         tree = OpenFirmware(machine).power_on()
         machine.run()
@@ -585,6 +586,13 @@ def test_a_booted_machines_nubs_keep_their_paths_and_drivers() -> None:
         report = match_offline(source, catalogue_from_source=True)
     assert report.arch == "x86"
     assert [nub.path for nub in report.nubs] == live
-    assert len(live) == 3
+    assert len(live) == 4
+    assert report.personalities == 2  # the bridge's and MarvellUMI's, the drivers started
     bridge = [nub for nub in report.nubs if nub.name == "pci-bridge"]
     assert [match.IOClass for nub in bridge for match in nub.matches] == ["IOPCI2PCIBridge"]
+    hba = [nub for nub in report.nubs if nub.name == "pci1b4b,9143"]
+    assert [(match.IOClass, match.CFBundleIdentifier) for nub in hba for match in nub.matches] == [
+        ("MarvellUMI", "com.kextlab.driver.MarvellUMI")
+    ]
+    cards = [nub for nub in report.nubs if nub.name.startswith("pci1234,")]
+    assert [nub.matches for nub in cards] == [(), ()]

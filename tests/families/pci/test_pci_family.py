@@ -20,11 +20,9 @@ from kextlab.kernel.libkern.convert import from_python
 from kextlab.kernel.libkern.values import OSNumber, OSString
 from kextlab.kernel.registry.registry import kIODeviceTreePlane, kIOServicePlane
 from kextlab.kernel.service.service import ScoreRef
-from kextlab.testing.kernel import booted_kernel
+from kextlab.testing.kernel import booted_kernel, default_machine_variant
 from kextlab.userland import iokitlib as io
 from kextlab.userland.tools.ioreg import IORegOptions, ioreg
-
-DEFAULT = Path(__file__).resolve().parents[3] / "src/kextlab/machine/machines/default.toml"
 
 
 def boot(spec: str = "default") -> Iterator[Kernel]:
@@ -49,12 +47,16 @@ def pci_nubs(kernel: Kernel) -> dict[str, IOPCIDevice]:
 def test_a_nub_is_published_for_every_pci_function_with_pci_locations(kernel: Kernel) -> None:
     """Location "%X[,%X]": device in upper-case hex (the bridge in slot 13 is "D")."""
     nubs = pci_nubs(kernel)
-    assert sorted(nubs) == ["pci-bridge@D", "pci1234,1@1", "pci1234,2@2"]
+    assert sorted(nubs) == ["pci-bridge@D", "pci1234,1@1", "pci1234,2@2", "pci1b4b,9143@4"]
     card = nubs["pci1234,1@1"]
     assert (card.getBusNumber(), card.getDeviceNumber(), card.getFunctionNumber()) == (1, 1, 0)
     assert str(card.getProperty("pcidebug")) == "1:1:0"
     # IOPCIConfigurator's name: no generic name for class ff0000, so pci<vid>,<did>
     assert str(card.getProperty("IOName")) == "pci1234,4b4c"
+    hba = nubs["pci1b4b,9143@4"]  # the Marvell 88SE9143 in root slot 4, class 010400 (RAID)
+    assert (hba.getBusNumber(), hba.getDeviceNumber(), hba.getFunctionNumber()) == (0, 4, 0)
+    assert str(hba.getProperty("pcidebug")) == "0:4:0"
+    assert str(hba.getProperty("IOName")) == "pci1b4b,9143"
 
 
 def test_the_nub_is_the_device_tree_entry_in_both_planes(kernel: Kernel) -> None:
@@ -159,8 +161,7 @@ def test_no_vendor_device_bonus_on_an_x86_kernel(kernel: Kernel) -> None:
 def test_an_arm64_kernel_adds_1000_for_a_vendor_device_hit(tmp_path: Path) -> None:
     """Only where IOPCIFamily is built without ACPI_SUPPORT (spec §2.2 rule 3), and only
     for IOPCIMatch on register 0x00."""
-    arm = tmp_path / "arm.toml"
-    arm.write_text(DEFAULT.read_text().replace('arch = "x86"', 'arch = "arm64"'))
+    arm = default_machine_variant(tmp_path, "arm", {'arch = "x86"': 'arch = "arm64"'})
     for kernel in boot(str(arm)):
         card = pci_nubs(kernel)["pci1234,2@2"]
         assert match_score(kernel, card, IOPCIMatch="0x4b4c1234") == 1000

@@ -33,6 +33,7 @@ from kextlab.userland.tools.ioreg import IORegOptions, ioreg
 
 CONTROLLER = "IOInterruptControllerFF800400"  # the phandle of /interrupt-controller
 INPUT_18_LEVEL = bytes.fromhex("0000001200000001")  # (input 0x12, sense 1 = level)
+INPUT_16_LEVEL = bytes.fromhex("0000001000000001")  # (input 0x10, sense 1 = level)
 
 
 @pytest.fixture
@@ -82,6 +83,14 @@ def test_both_test_cards_reach_the_same_controller_input_through_different_paths
     assert interrupts_of(behind) == [(CONTROLLER, INPUT_18_LEVEL)]
 
 
+def test_the_hba_in_slot_4_reaches_input_16_through_the_host_map(kernel: Kernel) -> None:
+    """hba0 (bus 0, slot 4, INTA#): the host map's swizzle puts it on the first of the
+    inputs, 16, a line of its own."""
+    hba = kernel.registry.fromPath("IODeviceTree:hba0")
+    assert hba is not None
+    assert interrupts_of(hba) == [(CONTROLLER, INPUT_16_LEVEL)]
+
+
 def test_the_controller_name_is_the_one_its_driver_registers_under(kernel: Kernel) -> None:
     """IODTInterruptControllerName of the controller node: its phandle in hex."""
     node = kernel.registry.fromPath("IODeviceTree:/interrupt-controller")
@@ -117,12 +126,15 @@ def test_ioreg_shows_the_properties_in_the_shape_of_a_real_dump(
         assert CONTROLLERS_LINE.search(line) or SPECIFIERS_LINE.search(line), line
     output = ioreg(io.IOMainPort(kernel.registry), IORegOptions(list=True, width=0))
     ours = [line for line in output.stdout if INTERRUPT_KEYS.search(line)]
-    assert len(ours) == 4  # two test cards, two properties each
+    assert len(ours) == 6  # two test cards and the HBA, two properties each
     for line in ours:
         assert CONTROLLERS_LINE.search(line) or SPECIFIERS_LINE.search(line), line
-    assert sum(line.endswith(f'"IOInterruptControllers" = ("{CONTROLLER}")') for line in ours) == 2
+    assert sum(line.endswith(f'"IOInterruptControllers" = ("{CONTROLLER}")') for line in ours) == 3
     assert (
         sum(line.endswith('"IOInterruptSpecifiers" = (<0000001200000001>)') for line in ours) == 2
+    )
+    assert (
+        sum(line.endswith('"IOInterruptSpecifiers" = (<0000001000000001>)') for line in ours) == 1
     )
 
 

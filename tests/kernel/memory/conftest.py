@@ -13,24 +13,22 @@ from pathlib import Path
 import pytest
 
 from kextlab.kernel.kernel import Kernel
-from kextlab.testing.kernel import booted_kernel
-
-DEFAULT_MACHINE = Path(__file__).resolve().parents[3] / "src/kextlab/machine/machines/default.toml"
+from kextlab.testing.kernel import booted_kernel, default_machine_variant
 
 
 @pytest.fixture
 def kernel() -> Iterator[Kernel]:
     """The default machine's 64-bit kernel; the test runs as its code."""
-    with booted_kernel() as booted, booted.entered():
+    # The runtime alone: the HBA gets no driver, so the kernel holds only what tests make.
+    with booted_kernel(extensions=()) as booted, booted.entered():
         yield booted
 
 
 @pytest.fixture
 def kernel32(tmp_path: Path) -> Iterator[Kernel]:
     """The default machine booted with a 32-bit kernel; the test runs as its code."""
-    text = DEFAULT_MACHINE.read_text(encoding="utf-8")
-    assert "kernel_bits = 64" in text
-    machine = tmp_path / "default32.toml"
-    machine.write_text(text.replace("kernel_bits = 64", "kernel_bits = 32"), encoding="utf-8")
-    with booted_kernel(str(machine)) as booted, booted.entered():
+    machine = default_machine_variant(
+        tmp_path, "default32", {"kernel_bits = 64": "kernel_bits = 32"}
+    )
+    with booted_kernel(str(machine), extensions=()) as booted, booted.entered():
         yield booted

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ from kextlab.errors import InternalError
 from kextlab.kernel.log import MSGBUF_RECORDS, IOLog, format_kernel_printf, message_buffer
 from kextlab.sim.scheduler import Scheduler
 from kextlab.sim.time import MILLISECOND
-from kextlab.testing.kernel import booted_kernel
+from kextlab.testing.kernel import booted_kernel, default_machine_variant
 from tests.kernel.runtime.conftest import Device
 
 CONVERSIONS: list[tuple[str, tuple[Any, ...], str]] = [
@@ -155,11 +153,9 @@ def test_kernel_printf_and_iolog_share_the_message_buffer_and_the_console() -> N
 
 def test_iolog_on_a_32_bit_kernel_prints_longs_in_32_bits(tmp_path: Path) -> None:
     """IOLog takes the width of long from the running kernel's machine."""
-    default = resources.files("kextlab.machine.machines").joinpath("default.toml").read_text()
-    text, count = re.subn(r"kernel_bits\s*=\s*64", "kernel_bits = 32", default)
-    assert count == 1
-    machine_file = tmp_path / "lab32.toml"
-    machine_file.write_text(text)
+    machine_file = default_machine_variant(
+        tmp_path, "lab32", {"kernel_bits = 64": "kernel_bits = 32"}
+    )
     with booted_kernel(str(machine_file)) as kernel, kernel.entered():
         assert kernel.machine.description.kernel_bits == 32
         IOLog("%lx", -1)

@@ -19,7 +19,8 @@ from kextlab.testing.kernel import booted_kernel
 @pytest.fixture
 def kernel() -> Iterator[Kernel]:
     """The default machine, booted and quiet, with the host inside its kernel."""
-    with booted_kernel() as booted, booted.entered():
+    # The runtime alone: the HBA gets no driver, so the kernel holds only what tests make.
+    with booted_kernel(extensions=()) as booted, booted.entered():
         yield booted
 
 

@@ -139,9 +139,7 @@ def check_target(table: Mapping[str, object], key: str, base: Path) -> SCSITarge
         f"a {kind} target has no such key; its keys are: id, type, {', '.join(schema)}",
     )
     if kind == "disk" and not parameters["image"] and not parameters["size"]:
-        raise ParameterError(
-            "a disk needs an image file, or a size for a scratch disk", "image"
-        )
+        raise ParameterError("a disk needs an image file, or a size for a scratch disk", "image")
     if kind == "disk" and parameters["size"] % parameters["block_size"]:
         raise ParameterError(
             f"expected a multiple of the {parameters['block_size']}-byte block size", "size"
