@@ -31,6 +31,7 @@ equal to the file's, written data found in the file.
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import tempfile
 import time
@@ -54,12 +55,14 @@ SEGMENT = 64 << 10
 FULL_COUNTS = {"qd1": 4_000, "qd32": 8_000, "big": 200}
 QUICK_DIVISOR = 20
 QUEUE_DEPTH = 32
-DATA_IN = mv.CommandFlag.CMD_FLAG_DATA_IN
-DATA_OUT = mv.CommandFlag.CMD_FLAG_DATA_OUT
+DATA_IN = int(mv.CommandFlag.CMD_FLAG_DATA_IN)
+DATA_OUT = int(mv.CommandFlag.CMD_FLAG_DATA_OUT)
+WRITE_10 = int(Opcode.WRITE_10)
+_CDB10 = struct.Struct(">BxIxHx")
 
 
 def cdb10(opcode: int, lba: int, blocks: int) -> bytes:
-    return bytes([opcode, 0]) + lba.to_bytes(4, "big") + b"\0" + blocks.to_bytes(2, "big") + b"\0"
+    return _CDB10.pack(opcode, lba, blocks)
 
 
 def fill_image(path: Path) -> None:
@@ -84,7 +87,7 @@ class Rig:
         self.tag = 0
 
     def frame(self, opcode: int, lba: int, blocks: int, segments: list[tuple[int, int]]) -> bytes:
-        flag = DATA_OUT if opcode == Opcode.WRITE_10 else DATA_IN
+        flag = DATA_OUT if opcode == WRITE_10 else DATA_IN
         self.tag = (self.tag + 1) & 0xFFFF
         return self.bench.frame(
             cdb10(opcode, lba, blocks), tag=self.tag, flag=flag, segments=segments

@@ -64,3 +64,25 @@ def test_write_1_to_clear_bits_clear_only_where_one_is_written() -> None:
     assert space.read(0x06, 2) == 0x2210
     space.write(0x06, 2, 0x2000)
     assert space.read(0x06, 2) == 0x0210
+
+
+def test_every_change_moves_the_version_on_and_reads_leave_it() -> None:
+    """Writes and device-side stores of values, masks and bits each move ``version`` on."""
+    space = ConfigSpace()
+    changes = [
+        lambda: space.write(0x10, 4, 0x1234_5678),
+        lambda: space.set(0x00, 2, 0x1B4B),
+        lambda: space.set_bits(0x06, 2, 0x0010),
+        lambda: space.clear_bits(0x06, 2, 0x0010),
+        lambda: space.set_writable(0x10, 4, 0xFFFF_F000),
+        lambda: space.set_write_1_to_clear(0x06, 2, 0xF900),
+        lambda: space.write(0x10, 4, 0),  # a write that changes nothing counts too
+    ]
+    for change in changes:
+        before = space.version
+        change()
+        assert space.version > before
+    settled = space.version
+    space.read(0x10, 4)
+    space.get(0x00, 2)
+    assert space.version == settled

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kextlab.firmware.openfirmware import OpenFirmware
-from kextlab.machine.address_space import AddressSpace, MmioRegion
+from kextlab.machine.address_space import AddressSpace, Mapping, MmioRegion
 from kextlab.machine.guest_errors import GuestErrorLog
 from kextlab.machine.machine import Machine
 from kextlab.machine.memory import FOUR_GIB, PhysicalMemory, RamRange
@@ -90,6 +90,45 @@ def test_bad_accesses_are_reported_and_answered_with_all_ones(errors: GuestError
         "read of 3 bytes at 0x1000: not an access size",
     ]
     assert registers == {}
+
+
+def test_accesses_alternating_between_mappings_reach_each_and_a_remap_is_seen_at_once(
+    errors: GuestErrorLog,
+) -> None:
+    """The last mappings hit are kept, never trusted past a change of the flat view."""
+    seen: list[tuple[str, int, int]] = []
+
+    def region(name: str) -> MmioRegion:
+        def read(offset: int, size: int) -> int:
+            seen.append((name, offset, size))
+            return ord(name)
+
+        def write(offset: int, size: int, value: int) -> None:
+            seen.append((name, offset, value))
+
+        return MmioRegion(name, 0x100, read, write, access_sizes=(4,))
+
+    space = AddressSpace("memory", errors)
+    space.map_fixed(0x1000, region("a"))
+    space.map_fixed(0x2000, region("b"))
+    dynamic: list[Mapping] = []
+    space.set_dynamic_source(lambda: list(dynamic))
+    for round_number in range(3):  # a, b, a, b, ...: each access reaches its own region
+        assert space.read(0x1004, 4) == ord("a")
+        space.write(0x2008, 4, round_number)
+    assert seen == [("a", 4, 4), ("b", 8, 0), ("a", 4, 4), ("b", 8, 1), ("a", 4, 4), ("b", 8, 2)]
+    assert space.read(0x1006, 2) == 0xFFFF  # a kept mapping still refuses bad accesses
+    assert space.read(0x1002, 4) == 0xFFFF_FFFF
+    assert errors.count() == 2
+    dynamic.append(Mapping(0x1000, region("c")))  # clashes with a: refused, a keeps decoding
+    dynamic.append(Mapping(0x3000, region("d")))
+    space.invalidate()
+    assert space.read(0x3000, 4) == ord("d")
+    assert space.read(0x1004, 4) == ord("a")
+    dynamic.clear()
+    space.invalidate()
+    assert space.read(0x3000, 4) == 0xFFFF_FFFF  # d is gone at once
+    assert "nothing decodes this address" in errors.messages()[-1]
 
 
 def test_fixed_mappings_may_not_overlap(errors: GuestErrorLog) -> None:
@@ -196,8 +235,10 @@ def test_overlapping_bars_are_a_guest_error_and_the_first_decodes(
     other = machine.pci_function("testcard0")
     other_base = other.bar_address(other.bars[0])
     machine.config_write(1, 1, 0, 0x10, 4, address)
-    machine.config_write(0, 13, 0, r.MEMORY_BASE, 2, 0x8000)
-    machine.config_write(0, 13, 0, r.MEMORY_LIMIT, 2, 0x8010)
+    # open the bridge's memory window over the 1 MiB block that holds the address
+    block = (address >> 16) & r.MEMORY_RANGE_MASK
+    machine.config_write(0, 13, 0, r.MEMORY_BASE, 2, block)
+    machine.config_write(0, 13, 0, r.MEMORY_LIMIT, 2, block)
     assert machine.read(address, 4) == 0x4B4C5443
     assert any("overlaps" in message for message in machine.guest_errors.messages())
     assert machine.read(other_base, 4) == 0xFFFF_FFFF

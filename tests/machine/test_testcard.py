@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from kextlab.firmware.openfirmware import OpenFirmware
@@ -10,6 +12,7 @@ from kextlab.machine.devices import testcard_registers as tc
 from kextlab.machine.interrupts import ControllerRegister
 from kextlab.machine.machine import Machine
 from kextlab.machine.pci import registers as r
+from kextlab.sim.trace import TraceRecorder
 from tests.machine.cardbench import CardBench
 
 SOURCE = 0x0010_0000
@@ -398,3 +401,27 @@ def test_the_controller_registers_match_its_python_api(bench: CardBench) -> None
     machine.write(base + ControllerRegister.END_OF_INTERRUPT, 4, 18)
     assert machine.read(base + ControllerRegister.IN_SERVICE, 4) == 0
     assert machine.read(base + ControllerRegister.PENDING, 4) == 0
+
+
+def test_with_tracing_on_every_interrupt_request_is_on_the_record() -> None:
+    """A request that changes nothing still drives the wire when tracing is on (the trace
+    shows it); off, it is skipped, and the wire and the controller end up the same."""
+    levels = []
+    for stream in (io.StringIO(), None):
+        trace = TraceRecorder(stream) if stream is not None else None
+        with Machine.from_name("default", trace=trace) as machine:
+            OpenFirmware(machine).power_on()
+            bench = CardBench.attach(machine)
+            before = stream.getvalue().count("irq.level") if stream is not None else 0
+            for _ in range(3):  # INTERRUPT_ENABLE's hook asks for the same (no) interrupt
+                bench.write(tc.Register.INTERRUPT_ENABLE, 0)
+            if stream is not None:
+                assert stream.getvalue().count("irq.level") - before == 3
+            bench.write(tc.Register.INTERRUPT_ENABLE, tc.Interrupt.SOFTWARE)
+            bench.write(tc.Register.INTERRUPT_SET, tc.Interrupt.SOFTWARE)
+            bench.write(tc.Register.INTERRUPT_SET, tc.Interrupt.SOFTWARE)  # asked again
+            levels.append((bench.card.irq_requested, machine.interrupt_controller.is_pending(18)))
+            bench.write(tc.Register.INTERRUPT_STATUS, tc.Interrupt.SOFTWARE)
+            bench.write(tc.Register.INTERRUPT_STATUS, tc.Interrupt.SOFTWARE)
+            levels.append((bench.card.irq_requested, machine.interrupt_controller.is_pending(18)))
+    assert levels == [(True, True), (False, False)] * 2

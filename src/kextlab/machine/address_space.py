@@ -15,8 +15,11 @@ crosses the end of a region, or one that hits nothing is a *guest error*: reads
 return all ones (a master abort on PCI), writes are dropped, and the machine goes
 on.
 
-Hot path: ``read``/``write`` keep the last region hit and fall back to a bisection
-over the sorted bases.
+Hot path: ``read``/``write`` keep the last two mappings hit (a driver's interrupt
+handler alternates between its device and the interrupt controller), each as one
+tuple of what an access needs (bounds, accepted sizes, handlers), and fall back to
+a bisection over the sorted bases.  Anything that may change the flat view forgets
+them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 ReadHandler = Callable[[int, int], int]
 WriteHandler = Callable[[int, int, int], None]
+_Hit = tuple[int, int, frozenset[int], ReadHandler, WriteHandler]
 
 ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: 0xFFFF_FFFF_FFFF_FFFF}
 
@@ -96,7 +100,10 @@ class AddressSpace:
         self._dirty = True
         self._bases: list[int] = []
         self._mappings: list[Mapping] = []
-        self._last: Mapping | None = None
+        #: The last two mappings accesses hit, most recent first, each as
+        #: (base, end, sizes, read, write); None when there is none (or the view is dirty).
+        self._last: _Hit | None = None
+        self._previous: _Hit | None = None
         self.rebuilds = 0
 
     # -- mapping ----------------------------------------------------------------------------
@@ -114,16 +121,19 @@ class AddressSpace:
                 )
         self._fixed.append(mapping)
         self._dirty = True
+        self._last = self._previous = None
         return mapping
 
     def set_dynamic_source(self, source: Callable[[], list[Mapping]]) -> None:
         """``source()`` lists the mappings that configuration currently enables."""
         self._dynamic_source = source
         self._dirty = True
+        self._last = self._previous = None
 
     def invalidate(self) -> None:
         """The dynamic mappings may have changed; rebuild before the next access."""
         self._dirty = True
+        self._last = self._previous = None
 
     def mappings(self) -> list[Mapping]:
         """The flat view, sorted by base."""
@@ -150,7 +160,7 @@ class AddressSpace:
         accepted.sort(key=lambda mapping: mapping.base)
         self._mappings = accepted
         self._bases = [mapping.base for mapping in accepted]
-        self._last = None
+        self._last = self._previous = None
 
     def lookup(self, address: int) -> Mapping | None:
         if self._dirty:
@@ -165,33 +175,56 @@ class AddressSpace:
     # -- access ------------------------------------------------------------------------------
 
     def read(self, address: int, size: int) -> int:
-        last = self._last
-        if (
-            last is not None
-            and not self._dirty
-            and last.base <= address
-            and address + size <= last.end
-            and size in last.region.access_sizes
-            and not address & (size - 1)
-        ):
-            return last.region.read(address - last.base, size)
+        last = self._last  # None whenever the view is dirty
+        if last is not None:
+            base, end, sizes, read, _ = last
+            if (
+                base <= address
+                and address + size <= end
+                and size in sizes
+                and not address & (size - 1)
+            ):
+                return read(address - base, size)
+            previous = self._previous
+            if previous is not None:
+                base, end, sizes, read, _ = previous
+                if (
+                    base <= address
+                    and address + size <= end
+                    and size in sizes
+                    and not address & (size - 1)
+                ):
+                    self._last, self._previous = previous, last
+                    return read(address - base, size)
         mapping = self._resolve(address, size, "read")
         if mapping is None:
             return ALL_ONES.get(size, 0)
         return mapping.region.read(address - mapping.base, size)
 
     def write(self, address: int, size: int, value: int) -> None:
-        last = self._last
-        if (
-            last is not None
-            and not self._dirty
-            and last.base <= address
-            and address + size <= last.end
-            and size in last.region.access_sizes
-            and not address & (size - 1)
-        ):
-            last.region.write(address - last.base, size, value & ALL_ONES[size])
-            return
+        last = self._last  # None whenever the view is dirty
+        if last is not None:
+            base, end, sizes, _, write = last
+            if (
+                base <= address
+                and address + size <= end
+                and size in sizes
+                and not address & (size - 1)
+            ):
+                write(address - base, size, value & ALL_ONES[size])
+                return
+            previous = self._previous
+            if previous is not None:
+                base, end, sizes, _, write = previous
+                if (
+                    base <= address
+                    and address + size <= end
+                    and size in sizes
+                    and not address & (size - 1)
+                ):
+                    self._last, self._previous = previous, last
+                    write(address - base, size, value & ALL_ONES[size])
+                    return
         mapping = self._resolve(address, size, "write")
         if mapping is not None:
             mapping.region.write(address - mapping.base, size, value & ALL_ONES[size])
@@ -230,7 +263,10 @@ class AddressSpace:
                 f"the end of the region ({region.size:#x} bytes)",
             )
             return None
-        self._last = mapping
+        hit = (mapping.base, mapping.end, region.access_sizes, region.read, region.write)
+        if self._last is None or self._last[0] != hit[0]:
+            self._previous = self._last
+        self._last = hit
         return mapping
 
 

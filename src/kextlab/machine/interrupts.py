@@ -31,6 +31,11 @@ Registers (32-bit, little-endian, at the controller's base address)::
 
 The same operations are methods (``acknowledge``, ``end_of_interrupt``, ``mask``...)
 for kernel code that models the platform side in Python.
+
+Every interrupt taken costs an acknowledge and an end of interrupt, so the register
+block compares offsets with plain integers (``ControllerRegister`` members are read
+once, at import; reading an enum member through its class costs a Python-level
+lookup each time).
 """
 
 from __future__ import annotations
@@ -58,6 +63,16 @@ class ControllerRegister(IntEnum):
     END_OF_INTERRUPT = 0x14
     MASK_SET = 0x18
     MASK_CLEAR = 0x1C
+
+
+_FEATURES = int(ControllerRegister.FEATURES)
+_PENDING = int(ControllerRegister.PENDING)
+_IN_SERVICE = int(ControllerRegister.IN_SERVICE)
+_MASK = int(ControllerRegister.MASK)
+_ACKNOWLEDGE = int(ControllerRegister.ACKNOWLEDGE)
+_END_OF_INTERRUPT = int(ControllerRegister.END_OF_INTERRUPT)
+_MASK_SET = int(ControllerRegister.MASK_SET)
+_MASK_CLEAR = int(ControllerRegister.MASK_CLEAR)
 
 
 class InterruptLine:
@@ -175,7 +190,7 @@ class InterruptController:
 
     def acknowledge(self) -> int:
         """Take the lowest-numbered deliverable input into service; return its number."""
-        deliverable = self.deliverable
+        deliverable = self._levels & ~self._mask & ~self._in_service  # self.deliverable
         if not deliverable:
             self.spurious += 1
             return SPURIOUS_VECTOR
@@ -199,46 +214,38 @@ class InterruptController:
         self._update_output()
 
     def _update_output(self) -> None:
-        self.scheduler.interrupts.set_asserted(bool(self.deliverable))
+        deliverable = self._levels & ~self._mask & ~self._in_service  # self.deliverable
+        self.scheduler.interrupts.set_asserted(bool(deliverable))
 
     # -- register block ------------------------------------------------------------------------
 
     def _read_register(self, offset: int, size: int) -> int:
-        if offset == ControllerRegister.FEATURES:
-            return self.inputs | CONTROLLER_VERSION << 8
-        if offset == ControllerRegister.PENDING:
-            return self._levels
-        if offset == ControllerRegister.IN_SERVICE:
-            return self._in_service
-        if offset == ControllerRegister.MASK:
-            return self._mask
-        if offset == ControllerRegister.ACKNOWLEDGE:
+        if offset == _ACKNOWLEDGE:
             return self.acknowledge()
-        if offset in (
-            ControllerRegister.END_OF_INTERRUPT,
-            ControllerRegister.MASK_SET,
-            ControllerRegister.MASK_CLEAR,
-        ):
+        if offset == _FEATURES:
+            return self.inputs | CONTROLLER_VERSION << 8
+        if offset == _PENDING:
+            return self._levels
+        if offset == _IN_SERVICE:
+            return self._in_service
+        if offset == _MASK:
+            return self._mask
+        if offset in (_END_OF_INTERRUPT, _MASK_SET, _MASK_CLEAR):
             self._guest_errors.report(self.name, f"read of write-only register {offset:#x}")
             return 0
         self._guest_errors.report(self.name, f"read of unknown register {offset:#x}")
         return 0xFFFF_FFFF
 
     def _write_register(self, offset: int, size: int, value: int) -> None:
-        if offset == ControllerRegister.MASK:
-            self._set_mask(value)
-        elif offset == ControllerRegister.MASK_SET:
-            self._set_mask(self._mask | value)
-        elif offset == ControllerRegister.MASK_CLEAR:
-            self._set_mask(self._mask & ~value)
-        elif offset == ControllerRegister.END_OF_INTERRUPT:
+        if offset == _END_OF_INTERRUPT:
             self.end_of_interrupt(value)
-        elif offset in (
-            ControllerRegister.FEATURES,
-            ControllerRegister.PENDING,
-            ControllerRegister.IN_SERVICE,
-            ControllerRegister.ACKNOWLEDGE,
-        ):
+        elif offset == _MASK:
+            self._set_mask(value)
+        elif offset == _MASK_SET:
+            self._set_mask(self._mask | value)
+        elif offset == _MASK_CLEAR:
+            self._set_mask(self._mask & ~value)
+        elif offset in (_FEATURES, _PENDING, _IN_SERVICE, _ACKNOWLEDGE):
             self._guest_errors.report(self.name, f"write of read-only register {offset:#x}")
         else:
             self._guest_errors.report(self.name, f"write of unknown register {offset:#x}")

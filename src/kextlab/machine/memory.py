@@ -89,6 +89,8 @@ class PhysicalMemory:
                 )
         self.regions = [RamRegion(ram.base, ram.size) for ram in ordered]
         self._bases = [region.base for region in self.regions]
+        #: The regions highest first: ``view`` scans them (a machine has a few).
+        self._descending = self.regions[::-1]
         self._guest_errors = guest_errors
 
     @property
@@ -115,11 +117,15 @@ class PhysicalMemory:
 
     def view(self, address: int, length: int) -> memoryview | None:
         """A zero-copy view of ``length`` bytes of RAM, or None if any of it is not RAM."""
-        region = self.region_at(address)
-        if region is None or length < 0 or address + length > region.end:
-            return None
-        offset = address - region.base
-        return region.view[offset : offset + length]
+        for region in self._descending:  # the first at or below ``address`` is region_at's
+            base = region.base
+            if base <= address:
+                end = region.end
+                if address >= end or length < 0 or address + length > end:
+                    return None
+                offset = address - base
+                return region.view[offset : offset + length]
+        return None
 
     # -- checked accessors: outside RAM is a guest error, never an exception -------------------
 

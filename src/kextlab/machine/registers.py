@@ -24,6 +24,15 @@ aligned narrower write replaces just the bytes it covers (a read-write register 
 An offset with no register reads as all ones and logs a guest error.  ``on_read``
 computes a value at read time (counters, live status); ``on_write(old, new)`` runs
 after the store.
+
+Hot path: every register gets, at construction, one precomputed entry for the
+access a driver makes (its own offset, its full width): a dictionary lookup and a
+tuple then decide the access, with the access rule folded into two masks.  Every
+other access (narrower, misaligned, unassigned, against the access rule) takes the
+general path, which checks and reports as the table above says.  Device models may
+read ``values`` (register values by name) directly on their own hot paths; stores
+go through ``registers[name] = value``, which keeps a value within its register's
+width, unless the value is known to fit.
 """
 
 from __future__ import annotations
@@ -77,26 +86,56 @@ class RegisterFile:
         self._report = report
         self._by_offset: dict[int, Register] = {}
         self._by_name: dict[str, Register] = {}
-        self._values: dict[str, int] = {}
+        #: Register values by name (device-side reads may use it directly).
+        self.values: dict[str, int] = {}
+        #: Full-width accesses at a register's own offset: offset -> (size, name, on_read).
+        self._fast_reads: dict[int, tuple[int, str, Callable[[], int] | None]] = {}
+        #: The same for writes: offset -> (size, name, write-1-to-clear, keep, take,
+        #: on_write); a store is ``old & ~value`` (W1C) or ``old & keep | value & take``.
+        self._fast_writes: dict[
+            int, tuple[int, str, bool, int, int, Callable[[int, int], None] | None]
+        ] = {}
         for register in registers:
             for byte in range(register.offset, register.offset + register.size):
                 if byte in self._by_offset:
                     raise ValueError(f"{owner}: register {register.name} overlaps another")
                 self._by_offset[byte] = register
             self._by_name[register.name] = register
-            self._values[register.name] = register.reset
+            self.values[register.name] = register.reset
+            self._compile(register)
+
+    def _compile(self, register: Register) -> None:
+        """The precomputed full-width accesses of ``register`` (see the module docstring)."""
+        access = register.access
+        width = ALL_ONES[register.size]
+        if access is not Access.WO:
+            self._fast_reads[register.offset] = (register.size, register.name, register.on_read)
+        if access is Access.RO:
+            return
+        if access is Access.RW and register.writable is not None:
+            keep, take = width & ~register.writable, register.writable & width
+        else:
+            keep, take = 0, width
+        self._fast_writes[register.offset] = (
+            register.size,
+            register.name,
+            access is Access.W1C,
+            keep,
+            take,
+            register.on_write,
+        )
 
     def reset(self) -> None:
         for register in self._by_name.values():
-            self._values[register.name] = register.reset
+            self.values[register.name] = register.reset
 
     def __getitem__(self, name: str) -> int:
-        return self._values[name]
+        return self.values[name]
 
     def __setitem__(self, name: str, value: int) -> None:
         """Device-side store (no access rules): status bits, counters."""
         register = self._by_name[name]
-        self._values[name] = value & ALL_ONES[register.size]
+        self.values[name] = value & ALL_ONES[register.size]
 
     def register(self, name: str) -> Register:
         return self._by_name[name]
@@ -109,6 +148,16 @@ class RegisterFile:
     # -- bus side ---------------------------------------------------------------------------
 
     def read(self, offset: int, size: int) -> int:
+        fast = self._fast_reads.get(offset)
+        if fast is not None and fast[0] == size:
+            _, name, on_read = fast
+            if on_read is None:
+                return self.values[name] & ALL_ONES[size]
+            return on_read() & ALL_ONES[size]
+        return self._read(offset, size)
+
+    def _read(self, offset: int, size: int) -> int:
+        """Any read the precomputed entries do not cover: every check, every report."""
         register = self._by_offset.get(offset)
         if register is None:
             self._report(f"read of {size} bytes at unassigned register offset {offset:#x}")
@@ -120,10 +169,24 @@ class RegisterFile:
         if register.access is Access.WO:
             self._report(f"read of write-only register {register.name}")
             return 0
-        value = register.on_read() if register.on_read is not None else self._values[register.name]
+        value = register.on_read() if register.on_read is not None else self.values[register.name]
         return (value >> (8 * shift)) & ALL_ONES[size]
 
     def write(self, offset: int, size: int, value: int) -> None:
+        fast = self._fast_writes.get(offset)
+        if fast is not None and fast[0] == size:
+            _, name, write_1_to_clear, keep, take, on_write = fast
+            values = self.values
+            old = values[name]
+            new = old & ~value if write_1_to_clear else (old & keep) | (value & take)
+            values[name] = new
+            if on_write is not None:
+                on_write(old, new)
+            return
+        self._write(offset, size, value)
+
+    def _write(self, offset: int, size: int, value: int) -> None:
+        """Any write the precomputed entries do not cover: every check, every report."""
         register = self._by_offset.get(offset)
         if register is None:
             self._report(f"write of {size} bytes at unassigned register offset {offset:#x}")
@@ -137,7 +200,7 @@ class RegisterFile:
                 f"{register.size}-byte writes only"
             )
             return
-        old = self._values[register.name]
+        old = self.values[register.name]
         access = register.access
         if access is Access.RO:
             self._report(f"write of {value:#x} to read-only register {register.name}")
@@ -148,7 +211,7 @@ class RegisterFile:
             new = (old & ~register.writable) | (value & register.writable)
         else:
             new = value
-        self._values[register.name] = new
+        self.values[register.name] = new
         if register.on_write is not None:
             register.on_write(old, new if access is not Access.WO else value)
 
@@ -156,11 +219,11 @@ class RegisterFile:
         if shift % size:
             self._report(f"misaligned {size}-byte write into {register.name}")
             return
-        old = self._values[register.name]
+        old = self.values[register.name]
         lane = ALL_ONES[size] << (8 * shift)
         merged = (old & ~lane) | (value << (8 * shift) & lane)
         if register.writable is not None:
             merged = (old & ~register.writable) | (merged & register.writable)
-        self._values[register.name] = merged
+        self.values[register.name] = merged
         if register.on_write is not None:
             register.on_write(old, merged)

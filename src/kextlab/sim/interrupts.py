@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from kextlab.sim.scheduler import Event, Scheduler
     from kextlab.sim.thread import Waiter
 
+#: The contexts ``disable`` tests, as module constants (an enum member read through
+#: its class costs a Python-level lookup, and spin locks disable interrupts often).
+_INTERRUPT = Context.INTERRUPT
+_EVENT = Context.EVENT
+
 #: Deliveries at one virtual instant after which the machine panics.
 INTERRUPT_STORM_LIMIT = 10_000
 
@@ -89,7 +94,8 @@ class CpuInterrupts:
     def disable(self) -> InterruptState:
         """Disable interrupts for the caller; pass the result to ``restore``."""
         scheduler = self._scheduler
-        if scheduler.context in (Context.INTERRUPT, Context.EVENT):
+        context = scheduler.context
+        if context is _INTERRUPT or context is _EVENT:
             return InterruptState(None)
         holder = scheduler.caller()
         assert holder is not None

@@ -57,6 +57,10 @@ class Waiter:
         self.blocked_on: str | None = None
 
 
+#: Read on every slice; a module constant saves the enum's class-attribute lookup.
+_RUNNING = ThreadState.RUNNING
+
+
 class KernelThread(Waiter):
     """A kernel thread; create one with ``Scheduler.spawn``."""
 
@@ -98,7 +102,7 @@ class KernelThread(Waiter):
             else:
                 self._greenlet.parent = loop
             value, self.resume_value = self.resume_value, None
-            self.state = ThreadState.RUNNING
+            self.state = _RUNNING
             self._greenlet.switch(value)
         finally:
             self.scheduler.leave_thread()

@@ -10,6 +10,12 @@ test can run the whole bring-up in one call or stop anywhere and misbehave.
 ``RamDisk`` is a test double: a disk logical unit on a bytearray with READ(10),
 WRITE(10) and READ CAPACITY(10) (TEST UNIT READY and INQUIRY come from the base
 class), moving data through the request's memoryviews as a real disk model does.
+
+``benchmarks/scsi.py`` times the chip through this bench, so the per-command steps
+(``submit``, ``collect``, ``receive``) are kept lean, as a driver's would be: register
+offsets come from a dictionary made once, the register BAR's address is looked up
+again only when configuration space has changed (``ConfigSpace.version``), and a
+response is a named tuple.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 from kextlab.firmware.openfirmware import OpenFirmware
 from kextlab.machine.description import INTERRUPT_CONTROLLER_BASE, parse_machine_description
@@ -32,6 +39,10 @@ from kextlab.machine.scsi.request import SCSIRequest
 from kextlab.machine.scsi.target import LogicalUnit, SCSITarget, command
 from kextlab.sim.time import MICROSECOND, SECOND
 
+_MSG_FRAME = mv.MSG_FRAME
+_SGL_ENTRY = mv.SGL_ENTRY
+_RSP_FRAME = mv.RSP_FRAME
+_RSP_HEADER = mv.RSP_FRAME.size
 LOW_ARENA = 0x0010_0000
 HIGH_ARENA = 0x1_0000_0000  # RAM above 4 GiB: 64-bit addresses everywhere
 BLOCK = 512
@@ -63,8 +74,7 @@ def hba_machine(model: str = "mvumi9143", **params: int | str) -> Iterator[UMIBe
         yield UMIBench.attach(machine)
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     """One response frame as the host reads it from the outbound list."""
 
     device_id: int
@@ -134,6 +144,14 @@ class UMIBench:
         self.chip = chip
         self.bits = chip.bits
         self.offsets = chip.registers
+        self._offsets: dict[str, int | None] = {
+            entry.name: getattr(chip.registers, entry.name) for entry in fields(chip.registers)
+        }
+        self._register_bar = self.hba.bars[chip.register_bar]
+        self._config = self.hba.config
+        self._base = 0
+        self._base_version = -1  # the config-space version _base was read at
+        self._memory = self.machine.memory
         self.page_address = 0
         self.capabilities: Capabilities | None = None
         self.list_depth = 0
@@ -168,32 +186,43 @@ class UMIBench:
 
     @property
     def registers_base(self) -> int:
-        return self.hba.bar_address(self.hba.bars[self.chip.register_bar])
+        """Where the register BAR is now (re-read after any configuration change)."""
+        version = self._config.version
+        if version != self._base_version:
+            self._base = self.hba.bar_address(self._register_bar)
+            self._base_version = version
+        return self._base
 
     def offset(self, name: str) -> int:
-        offset = getattr(self.offsets, name)
+        offset = self._offsets[name]
         assert offset is not None, f"{self.chip.name} has no {name}"
-        return int(offset)
+        return offset
 
     def read(self, name: str) -> int:
-        return self.machine.read(self.registers_base + self.offset(name), 4)
+        offset = self._offsets[name]
+        assert offset is not None, f"{self.chip.name} has no {name}"
+        base = self._base if self._config.version == self._base_version else self.registers_base
+        return self.machine.read(base + offset, 4)
 
     def write(self, name: str, value: int) -> None:
-        self.machine.write(self.registers_base + self.offset(name), 4, value)
+        offset = self._offsets[name]
+        assert offset is not None, f"{self.chip.name} has no {name}"
+        base = self._base if self._config.version == self._base_version else self.registers_base
+        self.machine.write(base + offset, 4, value)
 
     # -- memory --------------------------------------------------------------------------------
 
     def put(self, address: int, data: bytes) -> None:
-        assert self.machine.memory.write(address, data)
+        assert self._memory.write(address, data)
 
     def get(self, address: int, length: int) -> bytes:
-        return self.machine.memory.read(address, length)
+        return self._memory.read(address, length)
 
     def put32(self, address: int, value: int) -> None:
-        assert self.machine.memory.write_int(address, 4, value)
+        assert self._memory.write_int(address, 4, value)
 
     def get32(self, address: int) -> int:
-        return self.machine.memory.read_int(address, 4)
+        return self._memory.read_int(address, 4)
 
     # -- bring-up: mvumi_start ------------------------------------------------------------------
 
@@ -414,8 +443,16 @@ class UMIBench:
         if request_id is None:
             request_id = self.io_seq
             self.io_seq = (self.io_seq + 1) & 0xFFFF
-        total = sum(size for _, size in segments) if length is None else length
-        header = mv.MSG_FRAME.pack(
+        last = len(segments) - 1 if eot_on is None else eot_on
+        sgl = b""
+        total = 0
+        for index, (address, size) in enumerate(segments):
+            flags = mv.SGD_EOT if index == last else 0
+            sgl += _SGL_ENTRY.pack(address & 0xFFFF_FFFF, address >> 32, flags, size)
+            total += size
+        if length is not None:
+            total = length
+        header = _MSG_FRAME.pack(
             target | lun << 8,
             tag,
             flag,
@@ -427,42 +464,40 @@ class UMIBench:
             0,
             cdb.ljust(16, b"\0"),
         )
-        last = len(segments) - 1 if eot_on is None else eot_on
-        sgl = b"".join(
-            mv.SGL_ENTRY.pack(
-                address & 0xFFFF_FFFF, address >> 32, mv.SGD_EOT if index == last else 0, size
-            )
-            for index, (address, size) in enumerate(segments)
-        )
         return header + sgl
 
     def submit(self, frames: Sequence[bytes], *, check_room: bool = True) -> None:
         """Copy frames into the next inbound entries and ring inb_write_pointer."""
         bits = self.bits
+        mask, toggle = bits.cl_slot_num_mask, bits.cl_pointer_toggle
+        memory = self._memory
         for entry in frames:
+            current = self.ib_cur_slot
             if check_room:
                 read_pointer = self.read("inb_read_pointer")
-                full = (read_pointer & bits.cl_slot_num_mask) == self.slot(self.ib_cur_slot) and (
-                    read_pointer & bits.cl_pointer_toggle
-                ) != (self.ib_cur_slot & bits.cl_pointer_toggle)
+                full = (read_pointer & mask) == (current & mask) and (read_pointer & toggle) != (
+                    current & toggle
+                )
                 assert not full, "inbound list full"
-            self.ib_cur_slot = self.advance(self.ib_cur_slot)
-            self.put(self.ib_list + self.slot(self.ib_cur_slot) * self.ib_size, entry)
+            self.ib_cur_slot = current = self.advance(current)
+            assert memory.write(self.ib_list + (current & mask) * self.ib_size, entry)
         self.put32(self.ib_shadow, 0xFFFF)
         self.write("inb_write_pointer", self.ib_cur_slot)
 
     def receive(self) -> list[Response]:
         """Take every new outbound entry and move outb_read_pointer past them."""
         copy = self.read("outb_copy_pointer")
+        mask = self.bits.cl_slot_num_mask
         if self.chip.writes_ob_shadow and copy != self.ob_cur_slot:
-            assert self.slot(copy) == self.get32(self.ob_shadow), "ob_shadow disagrees"
+            assert copy & mask == self.get32(self.ob_shadow), "ob_shadow disagrees"
         taken = []
+        memory = self._memory
         while self.ob_cur_slot != copy:
             self.ob_cur_slot = self.advance(self.ob_cur_slot, self.ob_depth)
-            slot = self.slot(self.ob_cur_slot)
-            raw = self.get(self.ob_list + slot * self.ob_size, mv.RESPONSE_LENGTH)
-            device_id, tag, status, flag, request_id = mv.RSP_FRAME.unpack_from(raw)
-            sense_data = raw[mv.RSP_FRAME.size :] if flag == mv.CL_RSP_FLAG_SENSEDATA else b""
+            slot = self.ob_cur_slot & mask
+            raw = memory.read(self.ob_list + slot * self.ob_size, mv.RESPONSE_LENGTH)
+            device_id, tag, status, flag, request_id = _RSP_FRAME.unpack_from(raw)
+            sense_data = raw[_RSP_HEADER:] if flag == mv.CL_RSP_FLAG_SENSEDATA else b""
             taken.append(Response(device_id, tag, status, flag, request_id, sense_data, slot))
         if taken:
             self.write("outb_read_pointer", self.ob_cur_slot)

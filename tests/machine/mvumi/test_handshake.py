@@ -59,6 +59,22 @@ def test_config_space_identifies_a_marvell_raid_controller(bench: UMIBench) -> N
         assert bench.config_read(offset, 4) == 0
 
 
+def test_the_bench_follows_the_register_bar_when_the_host_moves_it(bench: UMIBench) -> None:
+    """A BAR moved by a configuration write: the registers answer at the new address only."""
+    bench.machine.run()  # the firmware has booted
+    old = bench.registers_base
+    window = bench.machine.pci.layout.memory_window
+    new = window.base + window.size - mv.REGISTER_BAR_SIZE
+    assert bench.machine.memory_space.lookup(new) is None
+    assert bench.read("arm_to_pciea_msg1") == mv.HANDSHAKE_READYSTATE
+    bench.config_write(r.BASE_ADDRESS_0, 4, new)
+    assert bench.registers_base == new
+    assert bench.read("arm_to_pciea_msg1") == mv.HANDSHAKE_READYSTATE
+    offset = bench.offset("arm_to_pciea_msg1")
+    assert bench.machine.read(old + offset, 4) == 0xFFFF_FFFF  # nothing decodes there now
+    assert bench.machine.read(new + offset, 4) == mv.HANDSHAKE_READYSTATE
+
+
 def test_firmware_boots_to_the_ready_signature() -> None:
     """msg1 reads 0 while the firmware boots and READYSTATE once it has (boot_time_ns)."""
     with hba_machine(boot_time_ns=5 * MILLISECOND) as slow:

@@ -103,6 +103,14 @@ BAD_FRAMES: list[tuple[str, FrameMaker, tuple[int, int, int], str]] = [
         "EOT flag missing on the last entry",
     ),
     (
+        "missing-eot-on-the-only-entry",
+        lambda b: b.frame(
+            read10(0, 1), tag=1, flag=DATA_IN, segments=[(buffer(b), 512)], eot_on=-1
+        ),
+        (ILLEGAL, 0x24, 0x00),
+        "EOT flag missing on the last entry",
+    ),
+    (
         "early-eot",
         lambda b: b.frame(
             read10(0, 2),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cached_property
 
 from kextlab.machine.address_space import MmioRegion
 from kextlab.machine.pci import registers as r
@@ -60,16 +61,16 @@ class BarSpec:
                 f"is larger than the BAR ({self.size:#x} bytes)"
             )
 
-    @property
+    @cached_property  # asked on every access through the BAR's function
     def offset(self) -> int:
         """The config-space offset of the BAR's (first) register."""
         return r.BASE_ADDRESS_0 + 4 * self.index
 
-    @property
+    @cached_property  # asked on every access through the BAR's function
     def is_io(self) -> bool:
         return self.kind is BarKind.IO
 
-    @property
+    @cached_property  # asked on every access through the BAR's function
     def is_64bit(self) -> bool:
         return self.kind is BarKind.MEMORY64
 

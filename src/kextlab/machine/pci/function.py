@@ -22,6 +22,17 @@ like the PCI bus interface of a real chip:
 Configuration accesses arrive from the host bridge (``config_read``/``config_write``),
 already routed by bus number.  Subclasses that need side effects override
 ``config_written`` and call super.
+
+Hot paths (every command of a storage controller takes them several times):
+``dma_view`` tests Bus Master Enable on the configuration bytes themselves and finds
+the RAM region by scanning the machine's few regions, so a transfer costs a few
+comparisons and one slice; anything else (master off, a bridge upstream, a range
+that is not all RAM of one region) takes the general path with its checks and
+reports.  ``set_irq`` remembers the level it last drove onto its INTx wire and, with
+tracing off, does not drive the same level again (the wire would not change; only
+the trace records every drive, so with tracing on every request is driven).  Both
+read Command and Status from the configuration bytes as they are at the call, so no
+configuration write can leave them stale.
 """
 
 from __future__ import annotations
@@ -37,11 +48,22 @@ from kextlab.machine.pci.config import ConfigSpace
 
 if TYPE_CHECKING:
     from kextlab.machine.machine import Machine
-    from kextlab.machine.memory import PhysicalMemory
+    from kextlab.machine.memory import PhysicalMemory, RamRegion
     from kextlab.machine.pci.bus import PCIBus
+    from kextlab.sim.trace import TraceRecorder
 
 #: Bytes covered by each header register, for deciding what a config write touched.
 _BAR_REGISTERS = range(r.BASE_ADDRESS_0, r.BASE_ADDRESS_5 + 4)
+
+#: Single configuration bytes the hot paths test: Bus Master Enable lives in the low
+#: byte of Command, Interrupt Disable in its high byte, Interrupt Status in the low
+#: byte of Status.
+_MASTER_BYTE, _MASTER_BIT = r.COMMAND, r.COMMAND_MASTER
+_INTX_DISABLE_BYTE, _INTX_DISABLE_BIT = r.COMMAND + 1, r.COMMAND_INTX_DISABLE >> 8
+_STATUS_INTERRUPT_BYTE, _STATUS_INTERRUPT_BIT = r.STATUS, r.STATUS_INTERRUPT
+assert _MASTER_BIT <= 0xFF
+assert r.COMMAND_INTX_DISABLE & 0xFF == 0
+assert _STATUS_INTERRUPT_BIT <= 0xFF
 
 
 class PCIFunction(DeviceModel):
@@ -61,7 +83,13 @@ class PCIFunction(DeviceModel):
         self._capability_tail: int | None = None
         self._capability_end = r.CAPABILITY_LIST_START
         self._irq_requested = False
+        #: The level last driven onto the INTx wire (None: never driven).
+        self._line_level: bool | None = None
+        #: The machine's trace recorder once realized (set_irq consults it).
+        self._trace: TraceRecorder | None = None
         self.memory: PhysicalMemory | None = None
+        #: The machine's RAM regions, highest first (``dma_view``'s fast path).
+        self._ram: tuple[RamRegion, ...] = ()
         self.dma_bytes_read = 0
         self.dma_bytes_written = 0
         self.master_aborts = 0
@@ -265,10 +293,11 @@ class PCIFunction(DeviceModel):
 
     def bar_address(self, spec: BarSpec) -> int:
         """The address programmed into a BAR (whether or not it decodes)."""
+        offset = spec.offset
         if spec.is_64bit:
-            return self.config.get(spec.offset, 8) & ~0xF
+            return int.from_bytes(self.config.data[offset : offset + 8], "little") & ~0xF
         mask = r.BAR_IO_ADDRESS_MASK if spec.is_io else r.BAR_MEM_ADDRESS_MASK
-        return self.config.get(spec.offset, 4) & mask
+        return int.from_bytes(self.config.data[offset : offset + 4], "little") & mask
 
     def rom_address(self) -> int:
         return self.config.get(self.rom_register, 4) & r.ROM_ADDRESS_MASK
@@ -310,11 +339,20 @@ class PCIFunction(DeviceModel):
 
     def set_irq(self, asserted: bool) -> None:
         """The device requests (or withdraws) an interrupt on its INTx pin."""
+        data = self.config.data
+        if asserted is self._irq_requested:
+            # The same request again.  Only this method writes Status.InterruptStatus,
+            # so the bit is right already; if the wire carries the level it would get
+            # now and tracing is off, nothing at all would change.
+            level = asserted and not data[_INTX_DISABLE_BYTE] & _INTX_DISABLE_BIT
+            trace = self._trace
+            if level is self._line_level and trace is not None and not trace.enabled:
+                return
         self._irq_requested = asserted
         if asserted:
-            self.config.set_bits(r.STATUS, 2, r.STATUS_INTERRUPT)
+            data[_STATUS_INTERRUPT_BYTE] |= _STATUS_INTERRUPT_BIT
         else:
-            self.config.clear_bits(r.STATUS, 2, r.STATUS_INTERRUPT)
+            data[_STATUS_INTERRUPT_BYTE] &= ~_STATUS_INTERRUPT_BIT & 0xFF
         self._drive_interrupt_line()
 
     @property
@@ -322,26 +360,52 @@ class PCIFunction(DeviceModel):
         return self._irq_requested
 
     def _drive_interrupt_line(self) -> None:
-        pin = self.interrupt_pin
-        if pin == 0 or self.bus is None:
+        data = self.config.data
+        pin = data[r.INTERRUPT_PIN]
+        bus = self.bus
+        if pin == 0 or bus is None:
             return
-        level = self._irq_requested and not self.command & r.COMMAND_INTX_DISABLE
-        self.bus.route_interrupt(self, self.device_number, pin, level)
+        level = bool(self._irq_requested) and not data[_INTX_DISABLE_BYTE] & _INTX_DISABLE_BIT
+        trace = self._trace
+        if level is self._line_level and trace is not None and not trace.enabled:
+            return  # the wire already carries this level from us: nothing would change
+        self._line_level = level
+        bus.route_interrupt(self, self.device_number, pin, level)
 
     # -- bus mastering (DMA) ----------------------------------------------------------------------
 
     def realize(self, machine: Machine) -> None:
         super().realize(machine)
         self.memory = machine.memory
+        self._ram = tuple(sorted(machine.memory.regions, key=lambda region: -region.base))
+        self._trace = machine.scheduler.trace
 
     def bus_master_enabled(self) -> bool:
         """Command.BusMaster here and on every bridge between us and the host."""
-        if not self.command & r.COMMAND_MASTER:
+        if not self.config.data[_MASTER_BYTE] & _MASTER_BIT:
             return False
-        return self.bus is None or self.bus.forwards_bus_master()
+        bus = self.bus
+        return bus is None or bus.bridge is None or bus.forwards_bus_master()
 
     def dma_view(self, address: int, length: int, *, writing: bool) -> memoryview | None:
         """A view of RAM for a bus-master transfer, or None after a master abort."""
+        bus = self.bus
+        if self.config.data[_MASTER_BYTE] & _MASTER_BIT and (bus is None or bus.bridge is None):
+            # No bridge upstream could refuse to master: a transfer inside one RAM
+            # region is the whole story (a machine has a few regions; scan them).
+            for region in self._ram:
+                end = region.end
+                if region.base <= address < end and 0 <= length <= end - address:
+                    if writing:
+                        self.dma_bytes_written += length
+                    else:
+                        self.dma_bytes_read += length
+                    offset = address - region.base
+                    return region.view[offset : offset + length]
+        return self._dma_view_checked(address, length, writing)
+
+    def _dma_view_checked(self, address: int, length: int, writing: bool) -> memoryview | None:
+        """``dma_view`` the long way: every check, master aborts reported."""
         kind = "write" if writing else "read"
         if not self.bus_master_enabled():
             self._master_abort(

@@ -97,6 +97,7 @@ class PCIHostBridge:
         self.io_space = io_space
         self.interrupt_controller = interrupt_controller
         self._guest_errors = guest_errors
+        self._interrupt_lines: dict[tuple[int, int], InterruptLine] = {}
         self.root_bus = PCIBus("pci", self)
         self.config_address = 0
         self.config_cycles = 0
@@ -236,7 +237,14 @@ class PCIHostBridge:
         return self.layout.interrupt_inputs[(device_number + pin - 1) % 4]
 
     def interrupt_line(self, device_number: int, pin: int) -> InterruptLine:
-        return self.interrupt_controller.line(self.interrupt_input(device_number, pin))
+        """The wire INTx ``pin`` of root-bus device ``device_number`` drives (the layout
+        is fixed, so each answer is kept: every interrupt a device raises asks again)."""
+        key = (device_number, pin)
+        line = self._interrupt_lines.get(key)
+        if line is None:
+            line = self.interrupt_controller.line(self.interrupt_input(device_number, pin))
+            self._interrupt_lines[key] = line
+        return line
 
 
 def _check_config_access(offset: int, size: int) -> None:

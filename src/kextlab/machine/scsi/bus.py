@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from kextlab.machine.scsi.constants import Status
@@ -228,19 +229,22 @@ class SCSIBus:
                 f"{self.name}.refused {target_id} {request.status.name}",
             )
             return
+        timing = slot.timing
         jitter = 0
-        if slot.timing.jitter_ns:
+        if timing.jitter_ns:
             jitter = scheduler.rng.stream(f"scsi:{self.name}:{target_id}").randrange(
-                slot.timing.jitter_ns + 1
+                timing.jitter_ns + 1
             )
-        start = max(scheduler.now, slot.busy_until)
-        duration = slot.timing.duration(request.expected_length, jitter)
+        now = scheduler.now
+        start = now if now > slot.busy_until else slot.busy_until
+        buffer = request.buffer  # request.expected_length, without the property call
+        duration = timing.duration(buffer.length if buffer is not None else 0, jitter)
         if decision is not None:
             duration += decision.extra_delay_ns
         slot.busy_until = start + duration
         event = scheduler.at(
             start + duration,
-            lambda: self._execute(target_id, key, decision),
+            partial(self._execute, target_id, key, decision),
             f"{self.name}.execute {target_id} tag {request.tag}",
         )
         slot.in_flight[key] = (request, event)

@@ -82,6 +82,11 @@ from kextlab.machine.scsi.target import LogicalUnit, allocation_length, command
 
 LOGGER = logging.getLogger("kextlab.machine.scsi.disk")
 
+#: The transfer directions of READ and WRITE as module constants (an enum member read
+#: through its class costs a Python-level lookup on every command).
+_IN = Direction.IN
+_OUT = Direction.OUT
+
 #: VERIFY reads and compares the medium in pieces of this many bytes.
 VERIFY_CHUNK = 1 << 20
 
@@ -306,8 +311,8 @@ class DiskUnit(LogicalUnit):
         flags, lba, count = sbc.decode_transfer(request.cdb)
         if not self._check_transfer(request, flags, lba, count, writes=False):
             return
-        length = count * self.block_size
-        views = self._views(request, Direction.IN, length)
+        length = count * self.image.block_size
+        views = self._views(request, _IN, length)
         if views is None:
             return
         try:
@@ -342,8 +347,8 @@ class DiskUnit(LogicalUnit):
     def _write(
         self, request: SCSIRequest, lba: int, count: int, *, force_unit_access: bool
     ) -> None:
-        length = count * self.block_size
-        views = self._views(request, Direction.OUT, length)
+        length = count * self.image.block_size
+        views = self._views(request, _OUT, length)
         if views is None:
             return
         try:
@@ -409,7 +414,7 @@ class DiskUnit(LogicalUnit):
         return self._check_range(request, lba, count) and count > 0
 
     def _check_range(self, request: SCSIRequest, lba: int, count: int) -> bool:
-        if lba + count > self.blocks:
+        if lba + count > self.image.blocks:  # self.blocks, one property call fewer
             self.fail(request, sense.LBA_OUT_OF_RANGE)
             return False
         return True

@@ -74,6 +74,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import errno
+import operator
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -94,6 +95,8 @@ _FILL_CHUNK = 1 << 20
 
 _FALLOC_FL_KEEP_SIZE = 0x01
 _FALLOC_FL_PUNCH_HOLE = 0x02
+#: ``view.nbytes`` as a C-level callable, for ``sum(map(_nbytes, views))``.
+_nbytes = operator.attrgetter("nbytes")
 
 
 class DiskImageError(KextlabError, ValueError):
@@ -227,6 +230,9 @@ class DiskImage:
         if force_unit_access:
             self.flush(block, count)
         size = self.block_size
+        if not self._starts:  # a clean cache: one read from the file (the usual case)
+            _read_fully(self._fd, views, block * size, count * size)
+            return
         end = block + count
         first = self._first_overlap(block, end)
         if first == len(self._starts) or self._starts[first] >= end:
@@ -268,7 +274,8 @@ class DiskImage:
         if not count:
             return
         if force_unit_access or not self._write_cache:
-            _write_fully(self._fd, views, block * self.block_size)
+            size = self.block_size
+            _write_fully(self._fd, views, block * size, count * size)
             self._discard(block, block + count)
             return
         buffer = bytearray(count * self.block_size)
@@ -429,9 +436,9 @@ class DiskImage:
             raise ValueError(
                 f"{self.path}: blocks [{block}, +{count}) lie outside the image's {self.blocks}"
             )
-        if views is not None and sum(view.nbytes for view in views) != count * self.block_size:
+        if views is not None and sum(map(_nbytes, views)) != count * self.block_size:
             raise ValueError(
-                f"{self.path}: buffers of {sum(view.nbytes for view in views)} bytes "
+                f"{self.path}: buffers of {sum(map(_nbytes, views))} bytes "
                 f"for {count} blocks of {self.block_size}"
             )
 
@@ -443,12 +450,27 @@ class DiskImage:
 # -- host I/O ------------------------------------------------------------------------------
 
 
-def _read_fully(fd: int, views: Sequence[memoryview], offset: int) -> None:
-    """Fill ``views`` from ``offset``; bytes past the end of the file read as zeros."""
+def _read_fully(
+    fd: int, views: Sequence[memoryview], offset: int, length: int | None = None
+) -> None:
+    """Fill ``views`` from ``offset``; bytes past the end of the file read as zeros.
+
+    ``length``, when the caller knows it, is the views' total size: then the usual
+    case (one ``preadv`` that fills them all) costs no more than that call.
+    """
+    if length is not None and len(views) <= _IOV_MAX:
+        done = _preadv(fd, views, offset)
+        if done == length:
+            return
+        if done == 0:
+            for view in views:
+                view[:] = bytes(view.nbytes)
+            return
+        views, offset = _skip(list(views), done), offset + done
     pending = list(views)
     while pending:
-        batch = pending[:_IOV_MAX]
-        wanted = sum(view.nbytes for view in batch)
+        batch = pending if len(pending) <= _IOV_MAX else pending[:_IOV_MAX]
+        wanted = sum(map(_nbytes, batch))
         done = _preadv(fd, batch, offset)
         if done == 0:  # end of file: a raw image reads zeros there, like QEMU's
             for view in pending:
@@ -458,11 +480,19 @@ def _read_fully(fd: int, views: Sequence[memoryview], offset: int) -> None:
         pending = _skip(pending, done) if done < wanted else pending[len(batch) :]
 
 
-def _write_fully(fd: int, views: Sequence[memoryview], offset: int) -> None:
+def _write_fully(
+    fd: int, views: Sequence[memoryview], offset: int, length: int | None = None
+) -> None:
+    """Write all of ``views`` at ``offset`` (``length``, if known, as ``_read_fully``)."""
+    if length is not None and len(views) <= _IOV_MAX:
+        done = _pwritev(fd, views, offset)
+        if done == length:
+            return
+        views, offset = _skip(list(views), done), offset + done
     pending = list(views)
     while pending:
-        batch = pending[:_IOV_MAX]
-        wanted = sum(view.nbytes for view in batch)
+        batch = pending if len(pending) <= _IOV_MAX else pending[:_IOV_MAX]
+        wanted = sum(map(_nbytes, batch))
         done = _pwritev(fd, batch, offset)
         offset += done
         pending = _skip(pending, done) if done < wanted else pending[len(batch) :]
@@ -477,13 +507,11 @@ def _skip(views: list[memoryview], count: int) -> list[memoryview]:
     return []
 
 
+_preadv: Callable[[int, Sequence[memoryview], int], int]
+_pwritev: Callable[[int, Sequence[memoryview], int], int]
 if hasattr(os, "preadv") and hasattr(os, "pwritev"):
-
-    def _preadv(fd: int, views: Sequence[memoryview], offset: int) -> int:
-        return os.preadv(fd, views, offset)
-
-    def _pwritev(fd: int, views: Sequence[memoryview], offset: int) -> int:
-        return os.pwritev(fd, views, offset)
+    _preadv = os.preadv  # called straight, without a Python frame in between
+    _pwritev = os.pwritev
 
 else:  # pragma: no cover - a host whose Python has no preadv/pwritev
 

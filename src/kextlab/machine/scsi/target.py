@@ -56,6 +56,7 @@ Handler = Callable[["LogicalUnit", SCSIRequest], None]
 #: is narrower than ``Handler``'s, so the bound cannot name the first parameter.
 H = TypeVar("H", bound=Callable[..., None])
 
+_REPORT_LUNS = int(Opcode.REPORT_LUNS)
 STANDARD_INQUIRY_LENGTH = 96
 VPD_SUPPORTED_PAGES = 0x00
 VPD_UNIT_SERIAL_NUMBER = 0x80
@@ -70,6 +71,8 @@ class CommandInfo:
     name: str
     reports_unit_attention: bool = True  # False: INQUIRY, REPORT LUNS, REQUEST SENSE
     medium_access: bool = False  # touches the medium (for NOT READY and MAC faults)
+    #: ``constants.cdb_length`` of the operation code, worked out once with the table.
+    cdb_length: int | None = None
 
 
 def command(
@@ -137,6 +140,8 @@ class LogicalUnit:
         return [code for code in sense.UNIT_ATTENTION_PRIORITY if code in self._unit_attentions]
 
     def take_unit_attention(self) -> sense.SenseCode | None:
+        if not self._unit_attentions:  # the usual case, asked before every command
+            return None
         pending = self.pending_unit_attentions()
         if not pending:
             return None
@@ -152,12 +157,14 @@ class LogicalUnit:
     def execute(self, request: SCSIRequest) -> None:
         """Run one command; the outcome is left in ``request``."""
         self.commands_executed += 1
-        info = self.commands.get(request.opcode)
+        cdb = request.cdb
+        opcode = cdb[0] if cdb else -1  # request.opcode, without the property call
+        info = self.commands.get(opcode)
         if info is None:
             self.fail(request, sense.INVALID_OPCODE)
             return
-        length = cdb_length(request.opcode)
-        if length is not None and len(request.cdb) < length:
+        length = info.cdb_length
+        if length is not None and len(cdb) < length:
             self.fail(request, sense.INVALID_FIELD)
             return
         if info.reports_unit_attention:
@@ -286,7 +293,7 @@ def _collect_commands(cls: type[LogicalUnit]) -> dict[int, CommandInfo]:
             if declared is not None:
                 opcodes, reports, medium = declared
                 for opcode in opcodes:
-                    table[opcode] = CommandInfo(member, name, reports, medium)
+                    table[opcode] = CommandInfo(member, name, reports, medium, cdb_length(opcode))
     return table
 
 
@@ -311,7 +318,8 @@ class SCSITarget:
         return next(iter(self.units.values()))
 
     def execute(self, request: SCSIRequest) -> None:
-        if request.opcode == Opcode.REPORT_LUNS:
+        cdb = request.cdb
+        if cdb and cdb[0] == _REPORT_LUNS:
             self.report_luns(request)
             return
         unit = self.units.get(request.lun)

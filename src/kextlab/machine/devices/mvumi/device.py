@@ -10,7 +10,10 @@ writes to it.
 Interrupts: ``main_int_cause_reg`` is computed on every read from the pending
 sources (firmware doorbells under ``arm_to_pciea_mask_reg``, ``outb_isr_cause``)
 masked by ``enpointa_mask_reg``, and INTx follows ``main_int_cause & int_mu``
-whenever one of them changes.
+whenever one of them changes: the register hooks of the four and the firmware,
+after it changed one, call ``update_interrupt``.  Both read the register values
+directly, with the chip's bits as plain integers taken once at construction, since
+every command passes through them a few times.
 
 The 9580 is a subclass that changes only the chip description: its register
 offsets and bits, the register BAR (2), no ob_shadow, and its reset registers.
@@ -117,10 +120,17 @@ class MarvellUMI(PCIFunction):
         )
         self.set_status_capabilities(devsel=r.DEVSEL_FAST)
         self.set_interrupt_pin(r.INTA)
-        self._bits = chip.bits
+        bits = self._bits = chip.bits
+        self._int_dl_cpu2pciea = bits.int_dl_cpu2pciea
+        self._int_comaout = bits.int_comaout
+        self._int_comaerr = bits.int_comaerr
+        self._clic_irq = bits.clic_irq
+        self._list_errors = bits.list_errors
+        self._int_mu = bits.int_mu
         self.registers = RegisterFile(
             name, mv.REGISTER_BAR_SIZE, self._register_table(), report=self.guest_error
         )
+        self._values = self.registers.values
         self.add_bar(
             chip.register_bar,
             BarKind.MEMORY32,
@@ -216,21 +226,29 @@ class MarvellUMI(PCIFunction):
 
     def main_int_cause(self) -> int:
         """The pending causes enabled in enpointa_mask_reg (main_int_cause_reg)."""
-        registers = self.registers
-        bits = self._bits
+        values = self._values
         cause = 0
-        if registers["arm_to_pciea_drbl_reg"] & registers["arm_to_pciea_mask_reg"]:
-            cause |= bits.int_dl_cpu2pciea
-        list_status = registers["outb_isr_cause"]
-        if list_status & bits.clic_irq:
-            cause |= bits.int_comaout
-        if list_status & bits.list_errors:
-            cause |= bits.int_comaerr
-        return cause & registers["enpointa_mask_reg"]
+        if values["arm_to_pciea_drbl_reg"] & values["arm_to_pciea_mask_reg"]:
+            cause = self._int_dl_cpu2pciea
+        list_status = values["outb_isr_cause"]
+        if list_status & self._clic_irq:
+            cause |= self._int_comaout
+        if list_status & self._list_errors:
+            cause |= self._int_comaerr
+        return cause & values["enpointa_mask_reg"]
 
     def update_interrupt(self) -> None:
-        """Drive INTx from main_int_cause & int_mu."""
-        self.set_irq(bool(self.main_int_cause() & self._bits.int_mu))
+        """Drive INTx from main_int_cause & int_mu (computed as ``main_int_cause`` does)."""
+        values = self._values
+        cause = 0
+        if values["arm_to_pciea_drbl_reg"] & values["arm_to_pciea_mask_reg"]:
+            cause = self._int_dl_cpu2pciea
+        list_status = values["outb_isr_cause"]
+        if list_status & self._clic_irq:
+            cause |= self._int_comaout
+        if list_status & self._list_errors:
+            cause |= self._int_comaerr
+        self.set_irq(bool(cause & values["enpointa_mask_reg"] & self._int_mu))
 
     def _interrupts_changed(self, old: int, new: int) -> None:
         self.update_interrupt()
@@ -238,7 +256,7 @@ class MarvellUMI(PCIFunction):
     # -- host writes the firmware acts on -------------------------------------------------------
 
     def _host_doorbell(self, old: int, bits: int) -> None:
-        self.registers["pciea_to_arm_drbl_reg"] = old  # write 1 to set: the firmware ORs
+        self._values["pciea_to_arm_drbl_reg"] = old  # write 1 to set: the firmware ORs
         self.firmware.host_doorbell(bits)
 
     def _inbound_doorbell(self, old: int, pointer: int) -> None:

@@ -56,8 +56,14 @@ if TYPE_CHECKING:
     from kextlab.sim.scheduler import Event, Scheduler
 
 _D = mv.Doorbell
-#: Doorbell bits the host may ring; the others mean nothing to the firmware.
-_HOST_DOORBELLS = _D.DRBL_HANDSHAKE | _D.DRBL_SOFT_RESET | _D.DRBL_MU_RESET
+#: The doorbell bits as plain integers (the service event tests them every time).
+_HANDSHAKE = int(_D.DRBL_HANDSHAKE)
+_SOFT_RESET = int(_D.DRBL_SOFT_RESET)
+_MU_RESET = int(_D.DRBL_MU_RESET)
+#: The host may ring HANDSHAKE, SOFT_RESET and MU_RESET.  A service reports the other
+#: defined doorbells (BUS_CHANGE, EVENT_NOTIFY) as meaningless: inverting the
+#: ``IntFlag`` stays within its defined bits, so undefined bits pass silently.
+_MEANINGLESS_DOORBELLS = int(~(_D.DRBL_HANDSHAKE | _D.DRBL_SOFT_RESET | _D.DRBL_MU_RESET))
 
 
 class FirmwareState(enum.Enum):
@@ -121,6 +127,8 @@ class Firmware:
         self._boot_event: Event | None = None
         self._host_clock: tuple[int, int] | None = None  # (seconds_since1970, received at)
         self.resets = 0
+        self._values = port.registers.values
+        self._service_label = f"{port.name}.firmware"
         bus.on_change.append(self._bus_changed)
 
     def __repr__(self) -> str:
@@ -207,8 +215,8 @@ class Firmware:
 
     def host_doorbell(self, bits: int) -> None:
         """The host set ``bits`` in pciea_to_arm_drbl_reg."""
-        registers = self._registers
-        registers["pciea_to_arm_drbl_reg"] = registers["pciea_to_arm_drbl_reg"] | bits
+        values = self._values
+        values["pciea_to_arm_drbl_reg"] |= bits  # both fit the 32-bit register
         self._kick()
 
     def inbound_doorbell(self, old: int, pointer: int) -> None:
@@ -239,29 +247,30 @@ class Firmware:
         """Have the firmware look at its doorbells and lists after its latency."""
         if self._service_event is None:
             self._service_event = self._scheduler.after(
-                self.settings.latency_ns, self._service, f"{self._port.name}.firmware"
+                self.settings.latency_ns, self._service, self._service_label
             )
 
     # -- the service event ----------------------------------------------------------------------
 
     def _service(self) -> None:
         self._service_event = None
-        registers = self._registers
-        doorbells = registers["pciea_to_arm_drbl_reg"]
-        registers["pciea_to_arm_drbl_reg"] = 0
-        if doorbells & ~_HOST_DOORBELLS:
-            self._port.guest_error(
-                f"host rang doorbell bits {doorbells & ~_HOST_DOORBELLS:#x}, which mean "
-                f"nothing to the firmware; ignored"
-            )
-        if doorbells & _D.DRBL_SOFT_RESET:
-            self.soft_reset("DRBL_SOFT_RESET")
-            return
-        if doorbells & _D.DRBL_MU_RESET and self.state is not FirmwareState.BOOTING:
-            self.message_unit_reset()
-            return
-        if doorbells & _D.DRBL_HANDSHAKE:
-            self._handshake_step()
+        values = self._values
+        doorbells = values["pciea_to_arm_drbl_reg"]
+        if doorbells:
+            values["pciea_to_arm_drbl_reg"] = 0
+            if doorbells & _MEANINGLESS_DOORBELLS:
+                self._port.guest_error(
+                    f"host rang doorbell bits {doorbells & _MEANINGLESS_DOORBELLS:#x}, which "
+                    f"mean nothing to the firmware; ignored"
+                )
+            if doorbells & _SOFT_RESET:
+                self.soft_reset("DRBL_SOFT_RESET")
+                return
+            if doorbells & _MU_RESET and self.state is not FirmwareState.BOOTING:
+                self.message_unit_reset()
+                return
+            if doorbells & _HANDSHAKE:
+                self._handshake_step()
         if self.unit is not None:
             self.unit.serve()
         self._port.update_interrupt()
@@ -269,7 +278,9 @@ class Firmware:
     def _ring(self, bits: int) -> None:
         """Set doorbell ``bits`` for the host (arm_to_pciea_drbl_reg)."""
         registers = self._registers
-        registers["arm_to_pciea_drbl_reg"] = registers["arm_to_pciea_drbl_reg"] | bits
+        # A plain integer in the register: an IntFlag there would make every later
+        # interrupt computation and host access a Python-level enum operation.
+        registers["arm_to_pciea_drbl_reg"] = registers["arm_to_pciea_drbl_reg"] | int(bits)
         self._port.update_interrupt()
 
     # -- the handshake ----------------------------------------------------------------------------

@@ -10,8 +10,13 @@ a segment outside RAM (or Bus Master off) is a master abort, which the request
 records as a transport error.
 
 Responses go the other way as ``struct mvumi_rsp_frame`` plus 18 bytes of
-fixed-format sense (``build_response``); sense a target gave in descriptor format
+fixed-format sense (``pack_response``); sense a target gave in descriptor format
 is rewritten as fixed, since that is all the frame has room for.
+
+Every command passes through here, so the flag tests use plain integers (an
+``IntFlag`` operand costs a Python-level call per ``&``), a frame is one
+``unpack_from`` turned into an ``InboundFrame`` (a named tuple) in C, an SG list of
+one entry (a 4 KiB read) takes a short path, and a response is one ``pack_into``.
 
 Threading rules: none; called from the firmware's scheduler events.
 """
@@ -19,8 +24,11 @@ Threading rules: none; called from the firmware's scheduler events.
 from __future__ import annotations
 
 import bisect
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from functools import partial
+from typing import Any, NamedTuple, Protocol
 
 from kextlab.machine.devices.mvumi import registers as mv
 from kextlab.machine.scsi import sense as scsi_sense
@@ -33,16 +41,27 @@ class DmaView(Protocol):
     def __call__(self, address: int, length: int, *, writing: bool) -> memoryview | None: ...
 
 
-_DATA_FLAGS = mv.CommandFlag.CMD_FLAG_DATA_IN | mv.CommandFlag.CMD_FLAG_DATA_OUT
+_DATA_IN = int(mv.CommandFlag.CMD_FLAG_DATA_IN)
+_DATA_OUT = int(mv.CommandFlag.CMD_FLAG_DATA_OUT)
+_NON_DATA = int(mv.CommandFlag.CMD_FLAG_NON_DATA)
+_DATA_FLAGS = _DATA_IN | _DATA_OUT
 _MSG_FRAME = mv.MSG_FRAME
+#: ``MSG_FRAME`` with reserved1 skipped: the fields of ``InboundFrame``, in order.
+_FRAME_FIELDS = struct.Struct(mv.MSG_FRAME.format.replace("HH16s", "H2x16s"))
+assert _FRAME_FIELDS.size == _MSG_FRAME.size
 _SGL_ENTRY = mv.SGL_ENTRY
-_RSP_FRAME = mv.RSP_FRAME
+#: A whole response entry, header and sense area, for one ``pack_into``.
+_RESPONSE = struct.Struct(mv.RSP_FRAME.format + f"{mv.SENSE_DATA_LENGTH}s")
+assert _RESPONSE.size == mv.RESPONSE_LENGTH
+_SENSEDATA = mv.CL_RSP_FLAG_SENSEDATA
+_NODATA = mv.CL_RSP_FLAG_NODATA
+_EOT = mv.SGD_EOT
 _NO_SENSE = bytes(mv.SENSE_DATA_LENGTH)
 
 
-@dataclass(slots=True)
-class InboundFrame:
-    """One command frame as the host wrote it."""
+class InboundFrame(NamedTuple):
+    """One command frame as the host wrote it (a named tuple: ``unpack`` builds it
+    straight from ``unpack_from``'s tuple, without a Python-level constructor)."""
 
     device_id: int
     tag: int
@@ -56,10 +75,7 @@ class InboundFrame:
 
     @classmethod
     def unpack(cls, view: memoryview) -> InboundFrame:
-        device_id, tag, flag, function, cdb_length, sg_counts, length, request_id, _, cdb = (
-            _MSG_FRAME.unpack_from(view)
-        )
-        return cls(device_id, tag, flag, function, cdb_length, sg_counts, length, request_id, cdb)
+        return _new_frame(_FRAME_FIELDS.unpack_from(view))
 
     @property
     def target(self) -> int:
@@ -79,11 +95,16 @@ class InboundFrame:
 
     @property
     def direction(self) -> Direction:
-        if self.cmd_flag & mv.CommandFlag.CMD_FLAG_DATA_IN:
+        flag = self.cmd_flag
+        if flag & _DATA_IN:
             return Direction.IN
-        if self.cmd_flag & mv.CommandFlag.CMD_FLAG_DATA_OUT:
+        if flag & _DATA_OUT:
             return Direction.OUT
         return Direction.NONE
+
+
+#: ``InboundFrame`` from the unpacked fields, in C (``tuple.__new__``).
+_new_frame: Callable[[tuple[Any, ...]], InboundFrame] = partial(tuple.__new__, InboundFrame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +132,7 @@ def check_frame(frame: InboundFrame, *, max_sg: int, max_transfer: int) -> Rejec
             scsi_sense.INVALID_FIELD,
             f"data_transfer_length {length} without DATA_IN or DATA_OUT in cmd_flag",
         )
-    if length and flags & mv.CommandFlag.CMD_FLAG_NON_DATA:
+    if length and flags & _NON_DATA:
         return Rejection(
             scsi_sense.INVALID_FIELD, f"data_transfer_length {length} with CMD_FLAG_NON_DATA"
         )
@@ -137,11 +158,15 @@ def parse_sg_list(view: memoryview, count: int, length: int) -> list[tuple[int, 
     The last entry must carry EOT and no other may; the segments must cover
     ``length`` bytes (extra bytes at the end are not used).
     """
+    if count == 1:
+        low, high, flags, size = _SGL_ENTRY.unpack_from(view)
+        if flags & _EOT and size >= length:
+            return [(high << 32 | low, size)] if size else []
     segments: list[tuple[int, int]] = []
     total = 0
     last = count - 1
     for index, (low, high, flags, size) in enumerate(_SGL_ENTRY.iter_unpack(view)):
-        end_of_table = bool(flags & mv.SGD_EOT)
+        end_of_table = bool(flags & _EOT)
         if end_of_table != (index == last):
             where = "missing on the last entry" if index == last else f"on entry {index}"
             return Rejection(scsi_sense.INVALID_FIELD, f"SG list EOT flag {where}")
@@ -180,11 +205,13 @@ class ScatterGatherBuffer(DataBuffer):
         self.length = length
 
     def views(self, offset: int, length: int) -> list[memoryview] | None:
-        if offset < 0 or length < 0 or offset + length > self.length:
-            return None
+        if offset < 0 or length <= 0 or offset + length > self.length:
+            return [] if length == 0 and 0 <= offset <= self.length else None
+        address, size = self._segments[0]
+        if offset + length <= size:  # within the first segment (every one-entry list)
+            view = self._dma(address + offset, length, writing=self._writing)
+            return None if view is None else [view]
         views: list[memoryview] = []
-        if not length:
-            return views
         index = bisect.bisect_right(self._starts, offset) - 1
         segments = self._segments
         position = offset
@@ -235,6 +262,9 @@ def pack_response(
     With sense the frame says CL_RSP_FLAG_SENSEDATA; without, the sense area is
     zeroed so that no stale bytes of an earlier response remain.
     """
-    flag = mv.CL_RSP_FLAG_SENSEDATA if sense else mv.CL_RSP_FLAG_NODATA
-    _RSP_FRAME.pack_into(view, 0, device_id, tag, status, flag, request_id)
-    view[_RSP_FRAME.size : mv.RESPONSE_LENGTH] = fixed_sense(sense) if sense else _NO_SENSE
+    if sense:
+        _RESPONSE.pack_into(
+            view, 0, device_id, tag, status, _SENSEDATA, request_id, fixed_sense(sense)
+        )
+    else:
+        _RESPONSE.pack_into(view, 0, device_id, tag, status, _NODATA, request_id, _NO_SENSE)

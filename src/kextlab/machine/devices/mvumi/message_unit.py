@@ -29,6 +29,12 @@ for an answer, as firmware that rebooted has forgotten its commands.
   response waits, in order, until ``outb_read_pointer`` moves.  A command's slot is
   free once its response is in host memory (or lost to a DMA fault).
 
+Hot path: every command passes through ``_accept``, ``_scsi_command``,
+``_command_done`` and ``_post``, so they read registers from ``RegisterFile.values``,
+test flags as plain integers, build the request straight from the frame's fields
+and write the response with one ``pack_into``; every check the firmware makes is
+still made, in the same order, with the same reports.
+
 Threading rules: none of its own; it runs in the firmware's service event, in bus
 completion events and in register hooks, and never blocks.
 """
@@ -39,6 +45,7 @@ import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from kextlab.machine.devices.mvumi import registers as mv
@@ -78,6 +85,16 @@ HOST_STATUS_SENSE = {
 _SHADOW = struct.Struct("<I")
 _CHECK_CONDITION = int(Status.CHECK_CONDITION)
 _GOOD = int(Status.GOOD)
+_FRAME_SIZE = mv.MSG_FRAME.size
+_SGL_SIZE = mv.SGL_ENTRY.size
+_DATA_IN = int(mv.CommandFlag.CMD_FLAG_DATA_IN)
+_DATA_OUT = int(mv.CommandFlag.CMD_FLAG_DATA_OUT)
+#: Enum members read on every command, as module constants (reading a member through
+#: its class is a Python-level lookup).
+_HOST_OK = HostStatus.OK
+_DIRECTION_IN = Direction.IN
+_DIRECTION_OUT = Direction.OUT
+_DIRECTION_NONE = Direction.NONE
 
 #: A response waiting for room in the outbound list.
 _Response = tuple[int, int, int, int, bytes]  # device_id, tag, status, request_id, sense
@@ -149,6 +166,12 @@ class MessageUnit:
         self.in_flight = 0
         self.active = True
         self._backlog: deque[_Response] = deque()
+        self._values = port.registers.values
+        self._max_io = capabilities.max_io
+        self._max_devices = capabilities.max_devices
+        self._max_transfer = capabilities.max_transfer
+        self._clic_irq = bits.clic_irq
+        self._slot_mask = bits.cl_slot_num_mask
         registers = self._registers
         registers["inb_write_pointer"] = registers["inb_read_pointer"] = self.inbound.start
         registers["outb_copy_pointer"] = registers["outb_read_pointer"] = self.outbound.start
@@ -200,7 +223,7 @@ class MessageUnit:
 
     def _take_inbound(self) -> None:
         inbound = self.inbound
-        write_pointer = self._registers["inb_write_pointer"]
+        write_pointer = self._values["inb_write_pointer"]
         pending = inbound.pending(write_pointer)
         if not pending:
             return
@@ -214,23 +237,24 @@ class MessageUnit:
             inbound.read_pointer = write_pointer
             self._registers["inb_read_pointer"] = write_pointer
             return
-        max_io = self.capabilities.max_io
+        max_io = self._max_io
+        counters = self.counters
         taken = 0
         while pending and self.in_flight < max_io:
             pointer = inbound.take()
             pending -= 1
             taken += 1
             self.in_flight += 1
-            self.counters.commands_accepted += 1
+            counters.commands_accepted += 1
             self._accept(inbound.address(pointer))
-        self._registers["inb_read_pointer"] = inbound.read_pointer
+        self._values["inb_read_pointer"] = inbound.read_pointer
         if taken:
             self._report_inbound_credit(inbound.depth - pending)
 
     def _report_inbound_credit(self, free: int) -> None:
         """DMA-write the free inbound entries to ib_shadow (inb_aval_count_base)."""
-        registers = self._registers
-        address = registers["inb_aval_count_baseh"] << 32 | registers["inb_aval_count_basel"]
+        values = self._values
+        address = values["inb_aval_count_baseh"] << 32 | values["inb_aval_count_basel"]
         view = self._port.dma_view(address, _SHADOW.size, writing=True)
         if view is None:
             self._list_error(self._bits.clic_in_err, f"ib_shadow at {address:#x} cannot be written")
@@ -242,7 +266,7 @@ class MessageUnit:
     def _accept(self, address: int) -> None:
         """Read the inbound entry at ``address`` and start its command."""
         port = self._port
-        view = port.dma_view(address, mv.MSG_FRAME.size, writing=False)
+        view = port.dma_view(address, _FRAME_SIZE, writing=False)
         if view is None:
             self.in_flight -= 1
             self._list_error(
@@ -251,26 +275,23 @@ class MessageUnit:
             )
             return
         frame = InboundFrame.unpack(view)
-        rejection = check_frame(
-            frame, max_sg=self.max_sg, max_transfer=self.capabilities.max_transfer
-        )
+        rejection = check_frame(frame, max_sg=self.max_sg, max_transfer=self._max_transfer)
         if rejection is not None:
             self._reject(frame, address, rejection)
             return
         segments: list[tuple[int, int]] = []
-        if frame.sg_counts:
-            sg_view = port.dma_view(
-                address + mv.MSG_FRAME.size, frame.sg_counts * mv.SGL_ENTRY.size, writing=False
-            )
+        sg_counts = frame.sg_counts
+        if sg_counts:
+            sg_view = port.dma_view(address + _FRAME_SIZE, sg_counts * _SGL_SIZE, writing=False)
             if sg_view is None:
                 self._respond_sense(frame, DATA_PHASE_ERROR)
                 return
-            parsed = parse_sg_list(sg_view, frame.sg_counts, frame.data_transfer_length)
+            parsed = parse_sg_list(sg_view, sg_counts, frame.data_transfer_length)
             if isinstance(parsed, Rejection):
                 self._reject(frame, address, parsed)
                 return
             segments = parsed
-        opcode = frame.opcode
+        opcode = frame.cdb_field[0]
         if opcode == mv.APICDB0_EVENT:
             self._event_command(frame, segments)
         elif opcode == mv.SCSI_CMD_MARVELL_SPECIFIC:
@@ -298,36 +319,50 @@ class MessageUnit:
         )
 
     def _scsi_command(self, frame: InboundFrame, segments: list[tuple[int, int]]) -> None:
-        target = frame.target
-        if target >= self.capabilities.max_devices:
+        device_id = frame.device_id
+        target = device_id & 0xFF
+        if target >= self._max_devices:
             self._port.guest_error(
                 f"command for target {target}, beyond max_devices_support "
                 f"{self.capabilities.max_devices}"
             )
             self._respond_sense(frame, sense.LUN_NOT_SUPPORTED)
             return
-        request = SCSIRequest(
-            lun=frame.lun,
-            cdb=frame.cdb,
-            direction=frame.direction,
-            buffer=self._buffer(frame, segments),
-            tag=frame.tag,
+        flag = frame.cmd_flag
+        direction = (
+            _DIRECTION_IN
+            if flag & _DATA_IN
+            else (_DIRECTION_OUT if flag & _DATA_OUT else _DIRECTION_NONE)
         )
-        request.on_complete = lambda done: self._command_done(frame, done)
+        length = frame.data_transfer_length
+        request = SCSIRequest(
+            device_id >> 8,
+            frame.cdb_field[: frame.cdb_length],
+            direction,
+            ScatterGatherBuffer(
+                self._port.dma_view, segments, length, writing=direction is _DIRECTION_IN
+            )
+            if length
+            else None,
+            frame.tag,
+        )
+        request.on_complete = partial(self._command_done, frame)
         self.bus.submit(target, request)
 
     def _command_done(self, frame: InboundFrame, request: SCSIRequest) -> None:
         if not self.active:
             self._port.trace("discard", f"tag {frame.tag}: the firmware was reset meanwhile")
             return
-        if request.host_status is HostStatus.OK:
+        if request.host_status is _HOST_OK:
             status = int(request.status)
             self._respond(frame, status, request.sense if status == _CHECK_CONDITION else b"")
         else:
             self._respond_sense(frame, HOST_STATUS_SENSE[request.host_status])
         self._port.update_interrupt()
-        if self.inbound.pending(self._registers["inb_write_pointer"]):
-            self._kick()  # entries were waiting for a free command slot
+        # Entries waiting for a free command slot?  (inbound.pending() != 0: two
+        # well-formed pointers are the same entry exactly when they are equal.)
+        if self._values["inb_write_pointer"] != self.inbound.read_pointer:
+            self._kick()
 
     def _event_command(self, frame: InboundFrame, segments: list[tuple[int, int]]) -> None:
         """F4 00: the oldest events, which leave the log once they reached the host."""
@@ -383,16 +418,15 @@ class MessageUnit:
         """Write ``response`` to the next outbound entry and tell the host."""
         outbound = self.outbound
         port = self._port
-        bits = self._bits
-        registers = self._registers
+        values = self._values
         self.in_flight -= 1
-        pointer = outbound.next_entry()
+        pointer = outbound.advance(outbound.copy_pointer)
         address = outbound.address(pointer)
         view = port.dma_view(address, mv.RESPONSE_LENGTH, writing=True)
         device_id, tag, status, request_id, sense_data = response
         if view is None:
             self._list_error(
-                bits.clic_out_err,
+                self._bits.clic_out_err,
                 f"outbound entry at {address:#x} cannot be written; the response to tag "
                 f"{tag} is lost",
             )
@@ -405,16 +439,18 @@ class MessageUnit:
             request_id=request_id,
             sense=sense_data,
         )
-        outbound.commit(pointer)
-        registers["outb_copy_pointer"] = pointer
+        outbound.copy_pointer = pointer
+        values["outb_copy_pointer"] = pointer  # a slot pointer: it fits the register
         if self._writes_ob_shadow:
-            shadow = registers["outb_copy_baseh"] << 32 | registers["outb_copy_basel"]
+            shadow = values["outb_copy_baseh"] << 32 | values["outb_copy_basel"]
             shadow_view = port.dma_view(shadow, _SHADOW.size, writing=True)
             if shadow_view is None:
-                self._list_error(bits.clic_out_err, f"ob_shadow at {shadow:#x} cannot be written")
+                self._list_error(
+                    self._bits.clic_out_err, f"ob_shadow at {shadow:#x} cannot be written"
+                )
             else:
-                _SHADOW.pack_into(shadow_view, 0, pointer & bits.cl_slot_num_mask)
-        registers["outb_isr_cause"] = registers["outb_isr_cause"] | bits.clic_irq
+                _SHADOW.pack_into(shadow_view, 0, pointer & self._slot_mask)
+        values["outb_isr_cause"] |= self._clic_irq
         self.counters.responses_posted += 1
         if self._trace.enabled:
             port.trace("response", f"tag {tag} status {status:#04x} slot {pointer:#x}")

@@ -27,7 +27,9 @@ subtraction: the number of entries between them.  A distance above ``depth`` can
 happen in a correct exchange; the firmware treats it as a ring overrun.
 
 This module holds the list geometry and the pointer arithmetic; moving entries by
-DMA and reporting misuse belong to the message unit (``message_unit.py``).
+DMA and reporting misuse belong to the message unit (``message_unit.py``).  The
+arithmetic runs several times per command, so each list keeps its toggle bit and
+slot mask as plain attributes and the hot methods compute inline.
 
 Threading rules: none; the firmware calls it from scheduler events and register
 handlers.
@@ -49,7 +51,7 @@ class PointerFormat:
 class CommunicationList:
     """One ring: where it is, its entry size and depth, and its pointer arithmetic."""
 
-    __slots__ = ("base", "depth", "entry_size", "format", "name", "start")
+    __slots__ = ("base", "depth", "entry_size", "format", "name", "slot_mask", "start", "toggle")
 
     def __init__(
         self, name: str, pointer_format: PointerFormat, base: int, entry_size: int, depth: int
@@ -58,6 +60,8 @@ class CommunicationList:
             raise ValueError(f"{name}: depth {depth} does not fit the slot mask")
         self.name = name
         self.format = pointer_format
+        self.toggle = pointer_format.toggle
+        self.slot_mask = pointer_format.slot_mask
         self.base = base
         self.entry_size = entry_size
         self.depth = depth
@@ -72,36 +76,35 @@ class CommunicationList:
 
     def well_formed(self, pointer: int) -> bool:
         """Only slot and toggle bits, and a slot inside the list."""
-        fmt = self.format
-        return (
-            not pointer & ~(fmt.toggle | fmt.slot_mask) and (pointer & fmt.slot_mask) < self.depth
-        )
+        mask = self.slot_mask
+        return not pointer & ~(self.toggle | mask) and (pointer & mask) < self.depth
 
     def slot(self, pointer: int) -> int:
-        return pointer & self.format.slot_mask
+        return pointer & self.slot_mask
 
     def position(self, pointer: int) -> int:
         """The pointer's place on the circle of ``2 * depth`` steps."""
-        fmt = self.format
-        return (pointer & fmt.slot_mask) + (self.depth if pointer & fmt.toggle else 0)
+        return (pointer & self.slot_mask) + (self.depth if pointer & self.toggle else 0)
 
     def distance(self, older: int, newer: int) -> int:
         """Entries from ``older`` (exclusive) to ``newer`` (inclusive)."""
-        return (self.position(newer) - self.position(older)) % (2 * self.depth)
+        mask, toggle, depth = self.slot_mask, self.toggle, self.depth
+        newer_position = (newer & mask) + (depth if newer & toggle else 0)
+        older_position = (older & mask) + (depth if older & toggle else 0)
+        return (newer_position - older_position) % (2 * depth)
 
     def advance(self, pointer: int) -> int:
         """The pointer to the next entry, flipping the toggle at the wrap."""
-        fmt = self.format
-        toggle = pointer & fmt.toggle
-        slot = (pointer & fmt.slot_mask) + 1
+        toggle = pointer & self.toggle
+        slot = (pointer & self.slot_mask) + 1
         if slot >= self.depth:
             slot = 0
-            toggle ^= fmt.toggle
+            toggle ^= self.toggle
         return toggle | slot
 
     def address(self, pointer: int) -> int:
         """Physical address of the entry ``pointer`` designates."""
-        return self.base + (pointer & self.format.slot_mask) * self.entry_size
+        return self.base + (pointer & self.slot_mask) * self.entry_size
 
 
 class InboundList(CommunicationList):
@@ -117,12 +120,21 @@ class InboundList(CommunicationList):
 
     def pending(self, write_pointer: int) -> int:
         """Entries the host has posted up to ``write_pointer`` and the firmware not taken."""
-        return self.distance(self.read_pointer, write_pointer)
+        mask, toggle, depth, read = self.slot_mask, self.toggle, self.depth, self.read_pointer
+        newer = (write_pointer & mask) + (depth if write_pointer & toggle else 0)
+        older = (read & mask) + (depth if read & toggle else 0)
+        return (newer - older) % (2 * depth)
 
     def take(self) -> int:
         """Consume the next entry; returns its pointer (also the new read pointer)."""
-        self.read_pointer = self.advance(self.read_pointer)
-        return self.read_pointer
+        pointer = self.read_pointer
+        toggle = pointer & self.toggle
+        slot = (pointer & self.slot_mask) + 1
+        if slot >= self.depth:
+            slot = 0
+            toggle ^= self.toggle
+        self.read_pointer = pointer = toggle | slot
+        return pointer
 
 
 class OutboundList(CommunicationList):
@@ -144,7 +156,7 @@ class OutboundList(CommunicationList):
 
     @property
     def full(self) -> bool:
-        return self.outstanding >= self.depth
+        return self.distance(self.read_pointer, self.copy_pointer) >= self.depth
 
     def next_entry(self) -> int:
         """The pointer the next response goes to (``copy_pointer`` moves on ``commit``)."""
@@ -155,7 +167,12 @@ class OutboundList(CommunicationList):
 
     def host_took(self, read_pointer: int) -> bool:
         """The host reports it took entries up to ``read_pointer``; False if it cannot have."""
-        if self.distance(self.read_pointer, read_pointer) > self.outstanding:
+        mask, toggle, depth = self.slot_mask, self.toggle, self.depth
+        old, copy = self.read_pointer, self.copy_pointer
+        old_position = (old & mask) + (depth if old & toggle else 0)
+        taken = (read_pointer & mask) + (depth if read_pointer & toggle else 0) - old_position
+        written = (copy & mask) + (depth if copy & toggle else 0) - old_position
+        if taken % (2 * depth) > written % (2 * depth):  # distance() of each, inlined
             return False
         self.read_pointer = read_pointer
         return True
