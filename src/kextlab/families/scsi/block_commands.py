@@ -87,7 +87,7 @@ from kextlab.families.scsi.definitions import (
     kSENSE_KEY_Mask,
     kSENSE_KEY_NOT_READY,
 )
-from kextlab.families.scsi.media_polling import MediumPoller
+from kextlab.families.scsi.media_polling import MediumPoller, PolledMediumDevice
 from kextlab.families.scsi.outcomes import (
     ASC_MEDIUM_MAY_HAVE_CHANGED,
     ASC_MEDIUM_NOT_PRESENT,
@@ -147,7 +147,9 @@ _LAST_LBA_10: Final = kREPORT_CAPACITY_MaximumLBA
 _MAXIMUM_COUNT_10: Final = 0xFFFF
 
 
-class IOSCSIBlockCommandsDevice(IOSCSIPrimaryCommandsDevice, IOSCSIBlockCommandsBuilder):
+class IOSCSIBlockCommandsDevice(
+    PolledMediumDevice, IOSCSIPrimaryCommandsDevice, IOSCSIBlockCommandsBuilder
+):
     """The SBC layer: a direct-access block device (abstract; Type00 is the class)."""
 
     def __init__(self) -> None:
@@ -222,22 +224,6 @@ class IOSCSIBlockCommandsDevice(IOSCSIPrimaryCommandsDevice, IOSCSIBlockCommands
         else:
             self.EnablePolling()
         self.CreateStorageServiceNub()
-
-    def StopDeviceSupport(self) -> None:
-        self.DisablePolling()
-
-    def TerminateDeviceSupport(self) -> None:
-        poller, self.fPoller = self.fPoller, None
-        if poller is not None:
-            poller.free()
-
-    def EnablePolling(self) -> None:
-        if self.fPoller is not None:
-            self.fPoller.enable()
-
-    def DisablePolling(self) -> None:
-        if self.fPoller is not None:
-            self.fPoller.disable()
 
     def ClearNotReadyStatus(self) -> bool:
         request = self.GetSCSITask()

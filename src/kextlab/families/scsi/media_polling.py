@@ -117,3 +117,27 @@ class MediumPoller:
 
 
 __all__ = ["MEDIA_POLL_LIMIT", "POLL_INTERVAL_MS", "MediumPoller"]
+
+
+class PolledMediumDevice:
+    """The polling half of a removable-medium peripheral driver, shared by the SBC and
+    MMC layers (Apple repeats it in both): ``fPoller`` is made by the driver's
+    ``InitializeDeviceSupport``; stopping disables it and terminating frees it."""
+
+    fPoller: MediumPoller | None
+
+    def EnablePolling(self) -> None:
+        if self.fPoller is not None:
+            self.fPoller.enable()
+
+    def DisablePolling(self) -> None:
+        if self.fPoller is not None:
+            self.fPoller.disable()
+
+    def StopDeviceSupport(self) -> None:
+        self.DisablePolling()
+
+    def TerminateDeviceSupport(self) -> None:
+        poller, self.fPoller = self.fPoller, None
+        if poller is not None:
+            poller.free()

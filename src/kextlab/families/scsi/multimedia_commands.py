@@ -74,7 +74,7 @@ from kextlab.families.scsi.definitions import (
     kSENSE_KEY_Mask,
     kSENSE_KEY_NOT_READY,
 )
-from kextlab.families.scsi.media_polling import MediumPoller
+from kextlab.families.scsi.media_polling import MediumPoller, PolledMediumDevice
 from kextlab.families.scsi.outcomes import (
     ASC_MEDIUM_MAY_HAVE_CHANGED,
     ASC_MEDIUM_NOT_PRESENT,
@@ -152,7 +152,10 @@ _WHOLE_TOC_SIZE: Final = 0xFFFE
 
 
 class IOSCSIMultimediaCommandsDevice(
-    IOSCSIPrimaryCommandsDevice, IOSCSIBlockCommandsBuilder, IOSCSIMultimediaCommandsBuilder
+    PolledMediumDevice,
+    IOSCSIPrimaryCommandsDevice,
+    IOSCSIBlockCommandsBuilder,
+    IOSCSIMultimediaCommandsBuilder,
 ):
     """The MMC layer: a CD or DVD drive (abstract; Type05 is the class)."""
 
@@ -223,22 +226,6 @@ class IOSCSIMultimediaCommandsDevice(
     def StartDeviceSupport(self) -> None:
         self.EnablePolling()
         self.CreateStorageServiceNub()
-
-    def StopDeviceSupport(self) -> None:
-        self.DisablePolling()
-
-    def TerminateDeviceSupport(self) -> None:
-        poller, self.fPoller = self.fPoller, None
-        if poller is not None:
-            poller.free()
-
-    def EnablePolling(self) -> None:
-        if self.fPoller is not None:
-            self.fPoller.enable()
-
-    def DisablePolling(self) -> None:
-        if self.fPoller is not None:
-            self.fPoller.disable()
 
     def ClearNotReadyStatus(self) -> bool:
         request = self.GetSCSITask()
