@@ -64,7 +64,7 @@ from kextlab.families.scsi.definitions import (
     kSenseDefaultSize,
     sense_key_and_codes,
 )
-from kextlab.families.scsi.protocol_interface import IOSCSIProtocolInterface
+from kextlab.families.scsi.protocol_interface import IOSCSIProtocolInterface, ProviderForwarding
 from kextlab.families.scsi.task import SCSITask
 from kextlab.kernel.clock import IOSleep
 from kextlab.kernel.libkern.collections import OSDictionary
@@ -91,7 +91,7 @@ kTenSecondTimeoutInMS = 10_000
 kMaxInquiryAttempts = 2
 
 
-class IOSCSIPeripheralDeviceNub(IOSCSIProtocolInterface):
+class IOSCSIPeripheralDeviceNub(ProviderForwarding, IOSCSIProtocolInterface):
     """A SCSI device as peripheral drivers see it."""
 
     def __init__(self) -> None:
@@ -217,44 +217,6 @@ class IOSCSIPeripheralDeviceNub(IOSCSIProtocolInterface):
         return bool(mine.isEqualTo(wanted))
 
     # -- forwarding --------------------------------------------------------------------------------
-
-    def _protocol(self) -> IOSCSIProtocolInterface:
-        provider = self.fProvider
-        assert provider is not None, f"{self.getClassName()} used before start"
-        return provider
-
-    def GetProtocolDriver(self) -> IOSCSIProtocolInterface | None:
-        return self.fProvider
-
-    def ExecuteCommand(self, request: SCSITask) -> None:
-        self._protocol().ExecuteCommand(request)
-
-    def AbortCommand(self, request: SCSITask) -> int:
-        return self._protocol().AbortCommand(request)
-
-    def IsProtocolServiceSupported(self, feature: int, serviceValue: object = None) -> bool:
-        return self._protocol().IsProtocolServiceSupported(feature, serviceValue)
-
-    def HandleProtocolServiceFeature(self, feature: int, serviceValue: object = None) -> bool:
-        return self._protocol().HandleProtocolServiceFeature(feature, serviceValue)
-
-    def AbortTask(self, theLogicalUnit: int, theTag: int) -> int:
-        return self._protocol().AbortTask(theLogicalUnit, theTag)
-
-    def AbortTaskSet(self, theLogicalUnit: int) -> int:
-        return self._protocol().AbortTaskSet(theLogicalUnit)
-
-    def ClearACA(self, theLogicalUnit: int) -> int:
-        return self._protocol().ClearACA(theLogicalUnit)
-
-    def ClearTaskSet(self, theLogicalUnit: int) -> int:
-        return self._protocol().ClearTaskSet(theLogicalUnit)
-
-    def LogicalUnitReset(self, theLogicalUnit: int) -> int:
-        return self._protocol().LogicalUnitReset(theLogicalUnit)
-
-    def TargetReset(self) -> int:
-        return self._protocol().TargetReset()
 
     # -- interrogation -----------------------------------------------------------------------------
 

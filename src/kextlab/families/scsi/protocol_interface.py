@@ -224,3 +224,50 @@ class IOSCSIProtocolInterface(IOService):
 
 
 __all__ = ["IOSCSIProtocolInterface"]
+
+
+class ProviderForwarding:
+    """The protocol interface of a layer that passes everything on to its provider (the
+    target device to its parallel device, a LUN nub to its target device): mixed in
+    before ``IOSCSIProtocolInterface``, with the provider in ``fProvider``.  A layer
+    that adds to a call (the target stamps its reference on each task) overrides it."""
+
+    fProvider: IOSCSIProtocolInterface | None
+
+    def _protocol(self) -> IOSCSIProtocolInterface:
+        provider = self.fProvider
+        assert provider is not None, f"{type(self).__name__} used before start"
+        return provider
+
+    def GetProtocolDriver(self) -> IOSCSIProtocolInterface | None:
+        return self.fProvider
+
+    def ExecuteCommand(self, request: SCSITask) -> None:
+        self._protocol().ExecuteCommand(request)
+
+    def AbortCommand(self, request: SCSITask) -> int:
+        return self._protocol().AbortCommand(request)
+
+    def IsProtocolServiceSupported(self, feature: int, serviceValue: object = None) -> bool:
+        return self._protocol().IsProtocolServiceSupported(feature, serviceValue)
+
+    def HandleProtocolServiceFeature(self, feature: int, serviceValue: object = None) -> bool:
+        return self._protocol().HandleProtocolServiceFeature(feature, serviceValue)
+
+    def AbortTask(self, theLogicalUnit: int, theTag: int) -> int:
+        return self._protocol().AbortTask(theLogicalUnit, theTag)
+
+    def AbortTaskSet(self, theLogicalUnit: int) -> int:
+        return self._protocol().AbortTaskSet(theLogicalUnit)
+
+    def ClearACA(self, theLogicalUnit: int) -> int:
+        return self._protocol().ClearACA(theLogicalUnit)
+
+    def ClearTaskSet(self, theLogicalUnit: int) -> int:
+        return self._protocol().ClearTaskSet(theLogicalUnit)
+
+    def LogicalUnitReset(self, theLogicalUnit: int) -> int:
+        return self._protocol().LogicalUnitReset(theLogicalUnit)
+
+    def TargetReset(self) -> int:
+        return self._protocol().TargetReset()

@@ -92,7 +92,7 @@ from kextlab.families.scsi.definitions import (
     report_luns_entries,
     sense_key_and_codes,
 )
-from kextlab.families.scsi.protocol_interface import IOSCSIProtocolInterface
+from kextlab.families.scsi.protocol_interface import IOSCSIProtocolInterface, ProviderForwarding
 from kextlab.families.scsi.task import SCSITask
 from kextlab.kernel.clock import IOSleep
 from kextlab.kernel.libkern.collections import OSArray, OSDictionary
@@ -114,7 +114,7 @@ kSCSILogicalUnitZero = 0
 LOGICAL_UNIT_NOT_SUPPORTED = (0x25, 0x00)
 
 
-class IOSCSITargetDevice(IOSCSIProtocolInterface):
+class IOSCSITargetDevice(ProviderForwarding, IOSCSIProtocolInterface):
     """A SCSI target: scans itself and carries one nub per logical unit."""
 
     def __init__(self) -> None:
@@ -211,44 +211,9 @@ class IOSCSITargetDevice(IOSCSIProtocolInterface):
 
     # -- forwarding to the protocol ------------------------------------------------------------
 
-    def _protocol(self) -> IOSCSIProtocolInterface:
-        provider = self.fProvider
-        assert provider is not None, "IOSCSITargetDevice used before start"
-        return provider
-
-    def GetProtocolDriver(self) -> IOSCSIProtocolInterface | None:
-        return self.fProvider
-
     def ExecuteCommand(self, request: SCSITask) -> None:
         request.SetTargetLayerReference(self)
         self._protocol().ExecuteCommand(request)
-
-    def AbortCommand(self, request: SCSITask) -> int:
-        return self._protocol().AbortCommand(request)
-
-    def IsProtocolServiceSupported(self, feature: int, serviceValue: object = None) -> bool:
-        return self._protocol().IsProtocolServiceSupported(feature, serviceValue)
-
-    def HandleProtocolServiceFeature(self, feature: int, serviceValue: object = None) -> bool:
-        return self._protocol().HandleProtocolServiceFeature(feature, serviceValue)
-
-    def AbortTask(self, theLogicalUnit: int, theTag: int) -> int:
-        return self._protocol().AbortTask(theLogicalUnit, theTag)
-
-    def AbortTaskSet(self, theLogicalUnit: int) -> int:
-        return self._protocol().AbortTaskSet(theLogicalUnit)
-
-    def ClearACA(self, theLogicalUnit: int) -> int:
-        return self._protocol().ClearACA(theLogicalUnit)
-
-    def ClearTaskSet(self, theLogicalUnit: int) -> int:
-        return self._protocol().ClearTaskSet(theLogicalUnit)
-
-    def LogicalUnitReset(self, theLogicalUnit: int) -> int:
-        return self._protocol().LogicalUnitReset(theLogicalUnit)
-
-    def TargetReset(self) -> int:
-        return self._protocol().TargetReset()
 
     # -- commands ------------------------------------------------------------------------------
 
