@@ -79,6 +79,57 @@ def test_cancelled_events_do_not_run() -> None:
     assert seen == ["kept"]
 
 
+def test_cancelled_timeouts_do_not_pile_up_in_the_queue() -> None:
+    """Timeouts armed and cancelled per command are dropped from the queue long before
+    they fall due, and the events left run exactly as they would have."""
+    scheduler = Scheduler()
+    seen: list[tuple[int, int]] = []
+    for command in range(1000):
+        scheduler.after(30 * SECOND, lambda: seen.append((-1, scheduler.now)), "timeout").cancel()
+        scheduler.at(command, lambda command=command: seen.append((command, scheduler.now)), "e")
+        scheduler.run(command)
+    assert len(scheduler._queue) < 100
+    scheduler.at(5000, lambda: seen.append((5000, scheduler.now)), "last")
+    scheduler.run()
+    assert seen == [(command, command) for command in range(1000)] + [(5000, 5000)]
+    assert scheduler.now == 5000
+
+
+def test_the_queue_may_be_compacted_by_the_event_running() -> None:
+    """An event that schedules and cancels enough timeouts to compact the queue under
+    the running loop leaves the loop's view of the queue intact."""
+    scheduler = Scheduler()
+    seen: list[int] = []
+
+    def burst() -> None:
+        for _ in range(500):
+            scheduler.after(SECOND, lambda: seen.append(-1), "timeout").cancel()
+        scheduler.after(1, lambda: seen.append(scheduler.now), "after the burst")
+
+    scheduler.at(10, burst, "burst")
+    scheduler.at(20, lambda: seen.append(scheduler.now), "later")
+    scheduler.run()
+    assert seen == [11, 20]
+    assert scheduler.now == 20
+
+
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=1000), st.booleans()), max_size=200))
+def test_dropping_cancelled_events_keeps_the_dispatch_order(plan: list[tuple[int, bool]]) -> None:
+    """For any mix of kept and cancelled events, the kept ones run in (time, scheduling
+    order), however often the queue was compacted meanwhile."""
+    scheduler = Scheduler()
+    seen: list[tuple[int, int]] = []
+    for index, (time, cancelled) in enumerate(plan):
+        event = scheduler.at(time, lambda index=index, time=time: seen.append((time, index)), "e")
+        if cancelled:
+            event.cancel()
+    scheduler.run()
+    expected = sorted(
+        (time, index) for index, (time, cancelled) in enumerate(plan) if not cancelled
+    )
+    assert seen == expected
+
+
 def test_scheduling_in_the_past_is_a_bug() -> None:
     """An event before the present raises InternalError, never reorders time."""
     scheduler = Scheduler()

@@ -63,21 +63,35 @@ kSecondScale: Final = 1000 * 1000 * 1000
 kTickScale: Final = kSecondScale // 100  # the standard 100 Hz tick
 
 
+# The clock reads and deadlines below look the scheduler up themselves rather than
+# through ``_scheduler``: drivers read the clock and arm timeouts on every command.
+
+
 def _scheduler(operation: str) -> Scheduler:
     scheduler = current_scheduler()
     if scheduler is None:
-        raise InternalError(f"{operation} called outside a running machine")
+        raise _outside(operation)
     return scheduler
+
+
+def _outside(operation: str) -> InternalError:
+    return InternalError(f"{operation} called outside a running machine")
 
 
 def mach_absolute_time() -> int:
     """The machine's uptime in AbsoluteTime units (virtual nanoseconds)."""
-    return _scheduler("mach_absolute_time").now
+    scheduler = current_scheduler()
+    if scheduler is None:
+        raise _outside("mach_absolute_time")
+    return scheduler.now
 
 
 def clock_get_uptime() -> int:
     """The uptime, in AbsoluteTime (``clock_get_uptime(&result)``)."""
-    return _scheduler("clock_get_uptime").now
+    scheduler = current_scheduler()
+    if scheduler is None:
+        raise _outside("clock_get_uptime")
+    return scheduler.now
 
 
 def nanoseconds_to_absolutetime(nanoseconds: int) -> int:
@@ -97,12 +111,18 @@ def clock_interval_to_absolutetime_interval(interval: int, scale_factor: int) ->
 
 def clock_interval_to_deadline(interval: int, scale_factor: int) -> int:
     """The AbsoluteTime ``interval * scale_factor`` nanoseconds from now."""
-    return _scheduler("clock_interval_to_deadline").now + interval * scale_factor
+    scheduler = current_scheduler()
+    if scheduler is None:
+        raise _outside("clock_interval_to_deadline")
+    return scheduler.now + interval * scale_factor
 
 
 def clock_absolutetime_interval_to_deadline(abstime: int) -> int:
     """The AbsoluteTime ``abstime`` from now."""
-    return _scheduler("clock_absolutetime_interval_to_deadline").now + abstime
+    scheduler = current_scheduler()
+    if scheduler is None:
+        raise _outside("clock_absolutetime_interval_to_deadline")
+    return scheduler.now + abstime
 
 
 def _checked(value: int, unit: str, operation: str) -> int:

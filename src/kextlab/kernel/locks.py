@@ -143,6 +143,11 @@ LockTimeOut: Final = SECOND // 2
 SPIN_STEP_MIN: Final = 50
 SPIN_STEP_MAX: Final = 10 * MICROSECOND
 
+#: Contexts as module constants (an enum member read through its class is a
+#: Python-level lookup, and every simple-lock operation tests the context).
+_INTERRUPT: Final = Context.INTERRUPT
+_EVENT: Final = Context.EVENT
+
 _LOCK_EXTENSION: Final = "kextlab.kernel.locks"
 
 
@@ -188,15 +193,20 @@ class _Lock:
 
     def _live(self, operation: str) -> Scheduler:
         if self.freed:
-            raise LockError(f"{operation}: {self.name} was freed ({self.kind}Free)")
+            raise self._freed_error(operation)
         return self.scheduler
+
+    def _freed_error(self, operation: str) -> LockError:
+        """What using the lock after it was freed raises (hot paths test ``freed``
+        themselves and call this only then)."""
+        return LockError(f"{operation}: {self.name} was freed ({self.kind}Free)")
 
 
 def _caller_for_try(scheduler: Scheduler, operation: str, lock: _Lock) -> Waiter:
     """The thread (or host) trying a sleeping lock: refuses interrupt and event context,
     but, since a try never blocks, not a caller holding a spin lock."""
     context = scheduler.context
-    if context is Context.INTERRUPT:
+    if context is _INTERRUPT:
         raise InterruptContextViolation(
             f"{operation}: {lock.name} is a sleeping lock; interrupt handlers may only "
             f"take IOSimpleLocks"
@@ -215,6 +225,9 @@ class IOLock(_Lock):
 
     kind = "IOLock"
     recursive = False
+    #: The functions ``with lock:`` stands for (named in errors).
+    _lock_function = "IOLockLock"
+    _unlock_function = "IOLockUnlock"
 
     def __init__(self, site: str | None = None) -> None:
         super().__init__(site or _allocation_site())
@@ -226,7 +239,7 @@ class IOLock(_Lock):
         return self.mutex.owner
 
     def __enter__(self) -> None:
-        _mutex_lock(self, f"{self.kind}Lock")
+        _mutex_lock(self, self._lock_function)
 
     def __exit__(
         self,
@@ -234,7 +247,7 @@ class IOLock(_Lock):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        _mutex_unlock(self, f"{self.kind}Unlock")
+        _mutex_unlock(self, self._unlock_function)
 
 
 class IORecursiveLock(IOLock):
@@ -242,6 +255,8 @@ class IORecursiveLock(IOLock):
 
     kind = "IORecursiveLock"
     recursive = True
+    _lock_function = "IORecursiveLockLock"
+    _unlock_function = "IORecursiveLockUnlock"
 
     @property
     def depth(self) -> int:
@@ -250,8 +265,11 @@ class IORecursiveLock(IOLock):
 
 
 def _mutex_lock(lock: IOLock, operation: str) -> None:
-    scheduler = lock._live(operation)
-    scheduler.preemption_point()
+    if lock.freed:
+        raise lock._freed_error(operation)
+    scheduler = lock.scheduler
+    if scheduler.preemption is not None:
+        scheduler.preemption_point()
     lock.mutex.lock()  # checks that the caller may block, even when the lock is free
 
 
@@ -270,9 +288,12 @@ def _mutex_try_lock(lock: IOLock, operation: str) -> bool:
 
 
 def _mutex_unlock(lock: IOLock, operation: str) -> None:
-    scheduler = lock._live(operation)
+    if lock.freed:
+        raise lock._freed_error(operation)
     lock.mutex.unlock()
-    scheduler.preemption_point()
+    scheduler = lock.scheduler
+    if scheduler.preemption is not None:
+        scheduler.preemption_point()
 
 
 def _mutex_sleep(lock: IOLock, event: Hashable, deadline: int, interType: int, op: str) -> int:
@@ -355,7 +376,13 @@ def IORecursiveLockFree(lock: IORecursiveLock) -> None:
 
 def IORecursiveLockLock(lock: IORecursiveLock) -> None:
     """Take the lock (again, if the caller holds it: the depth goes up)."""
-    _mutex_lock(lock, "IORecursiveLockLock")
+    # _mutex_lock, inlined: this is IOWorkLoop's gate, closed for every command.
+    if lock.freed:
+        raise lock._freed_error("IORecursiveLockLock")
+    scheduler = lock.scheduler
+    if scheduler.preemption is not None:
+        scheduler.preemption_point()
+    lock.mutex.lock()
 
 
 def IORecursiveLockTryLock(lock: IORecursiveLock) -> bool:
@@ -365,13 +392,20 @@ def IORecursiveLockTryLock(lock: IORecursiveLock) -> bool:
 
 def IORecursiveLockUnlock(lock: IORecursiveLock) -> None:
     """Undo one ``IORecursiveLockLock``; the last one releases the lock."""
-    _mutex_unlock(lock, "IORecursiveLockUnlock")
+    # _mutex_unlock, inlined: this is IOWorkLoop's gate, opened for every command.
+    if lock.freed:
+        raise lock._freed_error("IORecursiveLockUnlock")
+    lock.mutex.unlock()
+    scheduler = lock.scheduler
+    if scheduler.preemption is not None:
+        scheduler.preemption_point()
 
 
 def IORecursiveLockHaveLock(lock: IORecursiveLock) -> bool:
     """Whether the caller holds the lock.  In an interrupt handler the caller is the
     interrupted thread, as xnu's ``IOThreadSelf()`` is there."""
-    lock._live("IORecursiveLockHaveLock")
+    if lock.freed:
+        raise lock._freed_error("IORecursiveLockHaveLock")
     return lock.mutex.held_by_caller()
 
 
@@ -436,9 +470,9 @@ class IOSimpleLock(_Lock):
 def _spin_holder(scheduler: Scheduler) -> Waiter | _Context:
     """Who takes a simple lock in the current context."""
     context = scheduler.context
-    if context is Context.INTERRUPT:
+    if context is _INTERRUPT:
         return _INTERRUPT_HANDLER
-    if context is Context.EVENT:
+    if context is _EVENT:
         return _EVENT_CALLBACK
     waiter = scheduler.caller()
     assert waiter is not None
@@ -449,7 +483,9 @@ def _spin_take(lock: IOSimpleLock, me: Waiter | _Context) -> None:
     lock.owner = me
     if isinstance(me, Waiter):
         me.spin_locks_held += 1
-        lock.scheduler.disable_preemption()
+        scheduler = lock.scheduler
+        if scheduler.preemption is not None:
+            scheduler.disable_preemption()
 
 
 def _spin(lock: IOSimpleLock, me: Waiter | _Context, operation: str) -> None:
@@ -518,9 +554,11 @@ def IOSimpleLockFree(lock: IOSimpleLock) -> None:
 
 def IOSimpleLockLock(lock: IOSimpleLock) -> None:
     """Take the spin lock, spinning while another party holds it."""
-    scheduler = lock._live("IOSimpleLockLock")
+    if lock.freed:
+        raise lock._freed_error("IOSimpleLockLock")
+    scheduler = lock.scheduler
     me = _spin_holder(scheduler)
-    if isinstance(me, Waiter):
+    if scheduler.preemption is not None and isinstance(me, Waiter):
         scheduler.preemption_point()
     if lock.owner is not None:
         _spin(lock, me, "IOSimpleLockLock")
@@ -538,7 +576,9 @@ def IOSimpleLockTryLock(lock: IOSimpleLock) -> bool:
 
 def IOSimpleLockUnlock(lock: IOSimpleLock) -> None:
     """Release the spin lock (its holder only)."""
-    scheduler = lock._live("IOSimpleLockUnlock")
+    if lock.freed:
+        raise lock._freed_error("IOSimpleLockUnlock")
+    scheduler = lock.scheduler
     me = _spin_holder(scheduler)
     if lock.owner is not me:
         raise LockError(
@@ -547,8 +587,9 @@ def IOSimpleLockUnlock(lock: IOSimpleLock) -> None:
     lock.owner = None
     if isinstance(me, Waiter):
         me.spin_locks_held -= 1
-        scheduler.enable_preemption()
-        scheduler.preemption_point()
+        if scheduler.preemption is not None:
+            scheduler.enable_preemption()
+            scheduler.preemption_point()
 
 
 def IOSimpleLockLockDisableInterrupt(lock: IOSimpleLock) -> IOInterruptState:

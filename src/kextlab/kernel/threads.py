@@ -53,6 +53,7 @@ import enum
 import itertools
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from kextlab.errors import InternalError, KextlabError, SchedulingError
@@ -125,16 +126,26 @@ class _State(enum.Enum):
     DELAYED = "delayed"  # waiting for its deadline
 
 
+#: The states as module constants: an enum member read through its class is a
+#: Python-level lookup, and a SCSI command arms and cancels its timeout call.
+_IDLE = _State.IDLE
+_PENDING = _State.PENDING
+_DELAYED = _State.DELAYED
+
+
 class thread_call_t:
     """A deferred call (``thread_call_allocate``); opaque to drivers."""
 
     __slots__ = (
+        "_deadline_action",
         "_group",
+        "_label",
         "_state",
         "_timer",
         "deadline",
         "freed",
         "func",
+        "name",
         "param0",
         "param1",
         "running",
@@ -145,17 +156,19 @@ class thread_call_t:
         self.func = func
         self.param0 = param0
         self.param1: Any = None
-        self._state = _State.IDLE
+        self._state = _IDLE
         self._timer: Event | None = None
         #: The AbsoluteTime a delayed invocation falls due (0 when none is delayed).
         self.deadline = 0
         #: How many invocations are running now.
         self.running = 0
         self.freed = False
-
-    @property
-    def name(self) -> str:
-        return getattr(self.func, "__qualname__", None) or type(self.func).__name__
+        #: The function's name (the function is bound for life).
+        self.name: str = getattr(func, "__qualname__", None) or type(func).__name__
+        # What a delayed invocation schedules, made once: drivers arm a timeout per
+        # command (the SCSI task timer), and most are cancelled before they fire.
+        self._label = f"thread_call {self.name}"
+        self._deadline_action: Callable[[], None] = partial(group._expire, self)
 
     def __repr__(self) -> str:
         state = "freed" if self.freed else self._state.value
@@ -176,37 +189,34 @@ class ThreadCallGroup:
         self.calls_run = 0
 
     def enter(self, call: thread_call_t, param1: Any, deadline: int | None, op: str) -> bool:
-        _live(call, op)
-        was_pending = self._withdraw(call)
+        if call.freed:
+            raise _freed_error(call, op)
+        was_pending = call._state is not _IDLE and self._withdraw(call)
         call.param1 = param1
         if deadline is None:
             self._make_due(call)
         else:
-            scheduler = self.scheduler
-            call._state = _State.DELAYED
+            now = self.scheduler.now
+            call._state = _DELAYED
             call.deadline = deadline
-            call._timer = scheduler.at(
-                max(deadline, scheduler.now), lambda: self._expire(call), f"thread_call {call.name}"
+            call._timer = self.scheduler.at(
+                deadline if deadline > now else now, call._deadline_action, call._label
             )
         return was_pending
-
-    def cancel(self, call: thread_call_t) -> bool:
-        _live(call, "thread_call_cancel")
-        return self._withdraw(call)
 
     def _withdraw(self, call: thread_call_t) -> bool:
         """Take a pending invocation back; whether there was one."""
         state = call._state
-        if state is _State.PENDING:
+        if state is _PENDING:
             self._due.remove(call)
-        elif state is _State.DELAYED:
+        elif state is _DELAYED:
             assert call._timer is not None
             call._timer.cancel()
             call._timer = None
             call.deadline = 0
         else:
             return False
-        call._state = _State.IDLE
+        call._state = _IDLE
         return True
 
     def _expire(self, call: thread_call_t) -> None:
@@ -216,7 +226,7 @@ class ThreadCallGroup:
         self._make_due(call)
 
     def _make_due(self, call: thread_call_t) -> None:
-        call._state = _State.PENDING
+        call._state = _PENDING
         self._due.append(call)
         self._start_threads()
 
@@ -234,7 +244,7 @@ class ThreadCallGroup:
         due = self._due
         while due:
             call = due.popleft()
-            call._state = _State.IDLE
+            call._state = _IDLE
             param1 = call.param1
             call.running += 1
             self.calls_run += 1
@@ -258,7 +268,11 @@ def _group(operation: str) -> ThreadCallGroup:
 
 def _live(call: thread_call_t, operation: str) -> None:
     if call.freed:
-        raise ThreadCallError(f"{operation}: {call.name} was freed (thread_call_free)")
+        raise _freed_error(call, operation)
+
+
+def _freed_error(call: thread_call_t, operation: str) -> ThreadCallError:
+    return ThreadCallError(f"{operation}: {call.name} was freed (thread_call_free)")
 
 
 def thread_call_allocate(func: thread_call_func_t, param0: Any) -> thread_call_t:
@@ -290,19 +304,21 @@ def thread_call_enter1_delayed(call: thread_call_t, param1: Any, deadline: int) 
 
 def thread_call_cancel(call: thread_call_t) -> bool:
     """Withdraw a pending invocation; True if there was one (a running one goes on)."""
-    return call._group.cancel(call)
+    if call.freed:
+        raise _freed_error(call, "thread_call_cancel")
+    return call._state is not _IDLE and call._group._withdraw(call)
 
 
 def thread_call_isactive(call: thread_call_t) -> bool:
     """Whether an invocation is pending or running."""
     _live(call, "thread_call_isactive")
-    return call._state is not _State.IDLE or call.running > 0
+    return call._state is not _IDLE or call.running > 0
 
 
 def thread_call_free(call: thread_call_t) -> bool:
     """Free ``call``; False (and nothing freed) while an invocation is pending."""
     _live(call, "thread_call_free")
-    if call._state is not _State.IDLE:
+    if call._state is not _IDLE:
         return False
     call.freed = True
     return True

@@ -46,7 +46,6 @@ never block and may be called from any context, interrupt handlers included.
 
 from __future__ import annotations
 
-import weakref
 from collections import deque
 from collections.abc import Hashable
 from typing import Final
@@ -125,8 +124,8 @@ class WaitTable:
         self.scheduler = scheduler
         self._queues: dict[Hashable, deque[_Wait]] = {}
         self._asserted: dict[Waiter, _Wait] = {}
-        #: Pending aborts: True when only ``THREAD_ABORTSAFE`` waits may take them.
-        self._aborts: weakref.WeakKeyDictionary[Waiter, bool] = weakref.WeakKeyDictionary()
+        # A pending abort is kept on its thread (``Waiter.pending_abort``), so that it
+        # goes with the thread and costs an asserted wait one attribute test.
 
     def sleepers(self, event: Hashable) -> int:
         """How many parties wait on ``event`` now."""
@@ -151,18 +150,21 @@ class WaitTable:
                 f"{operation}: {waiter.name} asserts a wait on {event!r} while its wait on "
                 f"{prior.event!r} ({prior.operation}) has not been blocked on"
             )
-        safely_only = self._aborts.get(waiter)
+        safely_only = waiter.pending_abort
         if safely_only is not None and _abort_ends(safely_only, interruptible):
-            del self._aborts[waiter]
+            waiter.pending_abort = None
             return THREAD_INTERRUPTED
         wait = _Wait(waiter, event, interruptible, operation)
+        queues = self._queues
         try:
-            queue = self._queues.setdefault(event, deque())
+            queue = queues.get(event)
         except TypeError:
             raise TypeError(
                 f"{operation}: the event must be hashable, not {type(event).__name__}; "
                 f"an object standing for the condition (self, a string) will do"
             ) from None
+        if queue is None:
+            queue = queues[event] = deque()
         queue.append(wait)
         self._asserted[waiter] = wait
         if deadline:
@@ -196,14 +198,27 @@ class WaitTable:
     # -- ending waits --------------------------------------------------------------------
 
     def wakeup(self, event: Hashable, one_thread: bool, result: int) -> int:
-        queue = self._queues.get(event)
+        queues = self._queues
+        queue = queues.get(event)
         if not queue:
             return KERN_NOT_WAITING
+        # Every queued wait is still waiting (``_dequeue`` takes a wait off its queue
+        # as it ends), so the waits leave here directly, in arrival order: ``_finish``
+        # and ``_dequeue`` inlined, since every I/O completion comes here.
+        wake = self.scheduler.wake
         if one_thread:
-            self._finish(queue[0], result)
+            wait = queue.popleft()
+            if not queue:
+                del queues[event]
+            wait.result = result
+            if wait.blocked:
+                wake(wait.waiter, result)
         else:
-            for wait in tuple(queue):
-                self._finish(wait, result)
+            del queues[event]
+            for wait in queue:
+                wait.result = result
+                if wait.blocked:
+                    wake(wait.waiter, result)
         return KERN_SUCCESS
 
     def clear_wait(self, waiter: Waiter, result: int) -> int:
@@ -225,8 +240,8 @@ class WaitTable:
             and _abort_ends(safely_only, wait.interruptible)
         ):
             self._finish(wait, THREAD_INTERRUPTED)
-        elif not safely_only or thread not in self._aborts:
-            self._aborts[thread] = safely_only
+        elif not safely_only or thread.pending_abort is None:
+            thread.pending_abort = safely_only
         return KERN_SUCCESS
 
     def _finish(self, wait: _Wait, result: int) -> None:
@@ -291,12 +306,12 @@ def thread_wakeup_prim(event: Hashable, one_thread: bool, result: int) -> int:
 
 def thread_wakeup(event: Hashable) -> int:
     """Wake every sleeper on ``event`` (``THREAD_AWAKENED``)."""
-    return thread_wakeup_prim(event, False, THREAD_AWAKENED)
+    return wait_table().wakeup(event, False, THREAD_AWAKENED)  # thread_wakeup_prim
 
 
 def thread_wakeup_one(event: Hashable) -> int:
     """Wake the longest sleeper on ``event`` (``THREAD_AWAKENED``)."""
-    return thread_wakeup_prim(event, True, THREAD_AWAKENED)
+    return wait_table().wakeup(event, True, THREAD_AWAKENED)  # thread_wakeup_prim
 
 
 def clear_wait(thread: Waiter, result: int) -> int:

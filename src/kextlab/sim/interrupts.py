@@ -88,8 +88,9 @@ class CpuInterrupts:
     def set_asserted(self, asserted: bool) -> None:
         """The interrupt controller's output changed level."""
         self._asserted = asserted
-        if asserted:
-            self._schedule_delivery()
+        if asserted and self._delivery is None and self._handler is not None:
+            scheduler = self._scheduler  # _schedule_delivery inlined: every interrupt
+            self._delivery = scheduler.at(scheduler.now, self._deliver, "cpu.interrupt")
 
     def disable(self) -> InterruptState:
         """Disable interrupts for the caller; pass the result to ``restore``."""
@@ -158,6 +159,12 @@ class CpuInterrupts:
             self._storm_time = scheduler.now
             self._storm_count = 1
         self.delivered += 1
-        scheduler.run_in_interrupt_context(handler)
+        # Scheduler.run_in_interrupt_context, inlined: every interrupt comes here.
+        previous = scheduler.context
+        scheduler.context = _INTERRUPT
+        try:
+            handler()
+        finally:
+            scheduler.context = previous
         if self._asserted:
             self._schedule_delivery()

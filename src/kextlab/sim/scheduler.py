@@ -39,6 +39,16 @@ without a greenlet switch: nothing else could have run in between, so the result
 exactly the one a switch would give, and a driver polling a register in a loop costs
 a few attribute reads per access.
 
+Cancelled events stay in the queue, and the loop skips them when they come up (lazy
+deletion, as the ``heapq`` documentation recommends).  Most timeouts are cancelled
+long before they are due (a SCSI command's, seconds away, every few microseconds),
+so, left alone, they would pile up and make every push and pop slower.  When the
+queue has grown to twice its length after the last clean-up (and to at least
+``_COMPACT_MINIMUM``), scheduling the next event first drops the cancelled ones and
+re-heapifies the rest.  That is unobservable: the loop skips a cancelled event
+without a trace, a count or a clock change, and ``(time, sequence)`` orders the
+remaining events totally, whatever the heap's layout.
+
 An exception escaping a thread or an event callback stops the machine: ``run``
 raises ``KernelPanic`` with a report (what failed, where, when, the traceback), and
 every later ``run`` raises it again.  I/O Kit's own failure paths (``IOReturn``
@@ -60,11 +70,11 @@ preemption bound (as CHESS does) would find rare races without luck.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 from greenlet import getcurrent, greenlet
@@ -96,6 +106,9 @@ _READY = ThreadState.READY
 _BLOCKED = ThreadState.BLOCKED
 _FINISHED = ThreadState.FINISHED
 
+#: The smallest queue that is ever compacted (cancelled events: see the essay above).
+_COMPACT_MINIMUM = 32
+
 
 def current_scheduler() -> Scheduler | None:
     """The scheduler of the machine the calling code runs in, or None.
@@ -105,8 +118,11 @@ def current_scheduler() -> Scheduler | None:
     ``Scheduler.entered()``.  This is how kernel objects find their kernel without any
     module-global state (two machines in one process never mix).
     """
-    scheduler = getattr(getcurrent(), CURRENT_SCHEDULER_ATTRIBUTE, None)
-    return scheduler if isinstance(scheduler, Scheduler) else None
+    # Only the scheduler (``_loop``, ``entered``) and ``KernelThread`` set the attribute,
+    # always to a Scheduler or None, so it needs no type test: every allocation, lock
+    # and syscall of the kernel comes here.
+    scheduler: Scheduler | None = getattr(getcurrent(), CURRENT_SCHEDULER_ATTRIBUTE, None)
+    return scheduler
 
 
 def _blocking_under_spin_lock(operation: str, who: str, waiter: Waiter) -> LockError:
@@ -118,20 +134,48 @@ def _blocking_under_spin_lock(operation: str, who: str, waiter: Waiter) -> LockE
     )
 
 
+#: An entry of the event queue: ``[time, sequence, action, label]``, the action None
+#: once cancelled.  heapq compares entries in C, and never past the sequence number,
+#: which is unique.
+_Entry = list[Any]
+
+
 class Event:
-    """A scheduled action.  ``cancel()`` makes the loop skip it."""
+    """A scheduled action, as ``at`` and ``after`` return it.  ``cancel()`` makes the
+    loop skip it.
 
-    __slots__ = ("action", "cancelled", "label", "seq", "time")
+    An event is a handle on its queue entry; cancelling clears the entry's action, and
+    the loop skips an entry without one (lazy deletion, the ``heapq`` documentation's
+    recipe).  Nobody cancels a kernel thread's resumption, so ``wake`` and a thread's
+    suspension queue bare entries, without a handle.
+    """
 
-    def __init__(self, time: int, seq: int, action: Callable[[], object], label: str) -> None:
-        self.time = time
-        self.seq = seq
-        self.action = action
-        self.label = label
-        self.cancelled = False
+    __slots__ = ("_entry",)
+
+    def __init__(self, entry: _Entry) -> None:
+        self._entry = entry
+
+    @property
+    def time(self) -> int:
+        time: int = self._entry[0]
+        return time
+
+    @property
+    def seq(self) -> int:
+        seq: int = self._entry[1]
+        return seq
+
+    @property
+    def label(self) -> str:
+        label: str = self._entry[3]
+        return label
+
+    @property
+    def cancelled(self) -> bool:
+        return self._entry[2] is None
 
     def cancel(self) -> None:
-        self.cancelled = True
+        self._entry[2] = None
 
     def __repr__(self) -> str:
         state = " cancelled" if self.cancelled else ""
@@ -161,17 +205,22 @@ class Scheduler:
     ) -> None:
         self.now = 0
         self.rng = DeterministicRandom(seed)
-        #: Seeded preemption at work, or None (the default schedule); fixed for life.
-        self._preemption = (
+        #: The seeded preemption policy at work (its counters), or None when off (the
+        #: default schedule); fixed for life.
+        self.preemption = (
             SeededPreemption(preemption, self.rng.stream(STREAM_NAME))
             if preemption is not None
             else None
         )
         self.trace = trace if trace is not None else TraceRecorder()
-        self._queue: list[tuple[int, int, Event]] = []
+        self._queue: list[_Entry] = []
+        #: The queue length above which ``at`` and ``after`` first drop cancelled events.
+        self._compact_above = _COMPACT_MINIMUM
         self._sequence = itertools.count()
-        self._context = _HOST
-        self._current_thread: KernelThread | None = None
+        #: Who is running on the virtual CPU.
+        self.context = _HOST
+        #: The kernel thread on the CPU (also during an interrupt it was preempted by).
+        self.current_thread: KernelThread | None = None
         self._loop_greenlet: greenlet | None = None
         self._host = HostWaiter()
         self._thread_ids = itertools.count(1)
@@ -188,38 +237,28 @@ class Scheduler:
         self.extensions: dict[str, object] = {}
 
     # -- introspection -----------------------------------------------------------
-
-    @property
-    def context(self) -> Context:
-        return self._context
-
-    @property
-    def current_thread(self) -> KernelThread | None:
-        """The kernel thread on the CPU (also during an interrupt it was preempted by)."""
-        return self._current_thread
+    #
+    # ``context``, ``current_thread`` and ``preemption`` are plain attributes, read-only
+    # outside the scheduler and ``KernelThread.run_slice``: properties would cost a call
+    # on every syscall, allocation, lock operation and work-loop check.
 
     @property
     def seed(self) -> int:
         return self.rng.seed
 
     @property
-    def preemption(self) -> SeededPreemption | None:
-        """The seeded preemption policy at work (its counters), or None when off."""
-        return self._preemption
-
-    @property
     def panicked(self) -> bool:
         return self._panic is not None
 
     def pending_events(self) -> int:
-        return sum(1 for _, _, event in self._queue if not event.cancelled)
+        return sum(1 for entry in self._queue if entry[2] is not None)
 
     def pending(self) -> list[Event]:
         """The events still to run, in the order they will run."""
-        return [event for _, _, event in sorted(self._queue) if not event.cancelled]
+        return [Event(entry) for entry in sorted(self._queue) if entry[2] is not None]
 
     def next_event_time(self) -> int | None:
-        return min((time for time, _, event in self._queue if not event.cancelled), default=None)
+        return min((entry[0] for entry in self._queue if entry[2] is not None), default=None)
 
     def live_threads(self) -> list[KernelThread]:
         """Threads that have not finished, in creation order."""
@@ -230,22 +269,38 @@ class Scheduler:
     def at(self, time: int, action: Callable[[], object], label: str) -> Event:
         """Schedule ``action`` at virtual time ``time`` (not in the past)."""
         if time < self.now:
-            raise InternalError(
-                f"event {label!r} scheduled at {format_seconds(time)}, "
-                f"before the present {format_seconds(self.now)}"
-            )
-        event = Event(time, next(self._sequence), action, label)
-        heapq.heappush(self._queue, (time, event.seq, event))
-        return event
+            raise self._in_the_past(time, label)
+        queue = self._queue
+        if len(queue) > self._compact_above:
+            self._compact()
+        entry = [time, next(self._sequence), action, label]
+        heappush(queue, entry)
+        return Event(entry)
 
     def after(self, delay: int, action: Callable[[], object], label: str) -> Event:
         """Schedule ``action`` ``delay`` nanoseconds from now."""
         if delay < 0:
             raise InternalError(f"event {label!r} scheduled {delay} ns in the past")
-        time = self.now + delay  # ``at`` inlined: devices schedule on every command
-        event = Event(time, next(self._sequence), action, label)
-        heapq.heappush(self._queue, (time, event.seq, event))
-        return event
+        queue = self._queue
+        if len(queue) > self._compact_above:  # ``at`` inlined: devices schedule per command
+            self._compact()
+        entry = [self.now + delay, next(self._sequence), action, label]
+        heappush(queue, entry)
+        return Event(entry)
+
+    def _compact(self) -> None:
+        """Drop the cancelled events from the queue (see the module's essay)."""
+        queue = self._queue
+        # In place: the loop holds the list, and may be running the event that came here.
+        queue[:] = [entry for entry in queue if entry[2] is not None]
+        heapify(queue)
+        self._compact_above = max(_COMPACT_MINIMUM, 2 * len(queue))
+
+    def _in_the_past(self, time: int, label: str) -> InternalError:
+        return InternalError(
+            f"event {label!r} scheduled at {format_seconds(time)}, "
+            f"before the present {format_seconds(self.now)}"
+        )
 
     def trace_point(self, category: str, message: str) -> None:
         """Record a trace point (callers on hot paths test ``trace.enabled`` first)."""
@@ -269,8 +324,8 @@ class Scheduler:
         self.run(self.now + duration)
 
     def _require_host(self, what: str) -> None:
-        if self._context is not _HOST:
-            raise InternalError(f"cannot {what} from {self._context.value} context")
+        if self.context is not _HOST:
+            raise InternalError(f"cannot {what} from {self.context.value} context")
         if self._panic is not None:
             raise KernelPanic(self._panic)
 
@@ -278,29 +333,28 @@ class Scheduler:
         queue = self._queue
         host = self._host
         trace = self.trace
-        heappop = heapq.heappop
         loop = self._loop_greenlet = getcurrent()
         outer = getattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, None)
         setattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, self)
         try:
             while queue:
-                time, _, event = queue[0]
+                time, _, action, label = queue[0]
                 if until is not None and time > until:
                     break
                 heappop(queue)
-                if event.cancelled:
+                if action is None:  # cancelled
                     continue
                 self.now = time
                 self.events_dispatched += 1
                 if trace.enabled:
-                    trace.record(time, event.label)
-                self._context = _EVENT
+                    trace.record(time, label)
+                self.context = _EVENT
                 try:
-                    event.action()
+                    action()
                 except KernelPanic:
                     raise
                 except BaseException as exc:
-                    self._panic = self._panic_report(f'event "{event.label}"', exc)
+                    self._panic = self._panic_report(f'event "{label}"', exc)
                     raise KernelPanic(self._panic) from exc
                 if self._pending_panic is not None:
                     self._panic, self._pending_panic = self._pending_panic, None
@@ -308,7 +362,7 @@ class Scheduler:
                 if wait_for_host_wake and host.woken:
                     break
         finally:
-            self._context = _HOST
+            self.context = _HOST
             self._loop_greenlet = None
             setattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, outer)
 
@@ -321,35 +375,35 @@ class Scheduler:
         Event callbacks and interrupt handlers are instantaneous: for them this is a
         no-op.
         """
-        context = self._context
+        context = self.context
         if context is _EVENT or context is _INTERRUPT:
             return
         target = self.now + duration
-        if self._preemption is not None and context is _THREAD and self._preempt(target):
+        if self.preemption is not None and context is _THREAD and self._preempt(target):
             return
         queue = self._queue
         if not queue or queue[0][0] > target:
             self.now = target  # nothing could have run meanwhile: no switch needed
             return
         if context is _THREAD:
-            thread = self._current_thread
+            thread = self.current_thread
             assert thread is not None
-            self._suspend_until(thread, target, "thread.run")
+            self._suspend_until(thread, target, thread.run_label)
         else:
             self.run(target)
 
     def yield_thread(self) -> None:
         """An explicit yield: let everything already due at ``now`` run first."""
-        context = self._context
+        context = self.context
         if context is _THREAD:
-            if self._preemption is not None and self._preempt(self.now):
+            if self.preemption is not None and self._preempt(self.now):
                 return
             queue = self._queue
             if not queue or queue[0][0] > self.now:
                 return
-            thread = self._current_thread
+            thread = self.current_thread
             assert thread is not None
-            self._suspend_until(thread, self.now, "thread.yield")
+            self._suspend_until(thread, self.now, f"thread.yield {thread.name}")
         elif context is _HOST:
             self.run(self.now)
 
@@ -359,7 +413,7 @@ class Scheduler:
         Under seeded preemption a kernel thread's slice may end here; otherwise, and in
         any other context, this does nothing (one attribute test).
         """
-        if self._preemption is not None and self._context is _THREAD:
+        if self.preemption is not None and self.context is _THREAD:
             self._preempt(self.now)
 
     def disable_preemption(self) -> None:
@@ -370,25 +424,25 @@ class Scheduler:
         Only kernel threads are ever preempted, and only under the policy: elsewhere,
         and with the policy off, this does nothing.
         """
-        preemption = self._preemption
-        if preemption is not None and self._context is _THREAD:
-            thread = self._current_thread
+        preemption = self.preemption
+        if preemption is not None and self.context is _THREAD:
+            thread = self.current_thread
             assert thread is not None
             preemption.disable(thread)
 
     def enable_preemption(self) -> None:
         """xnu's ``enable_preemption()``: undo one ``disable_preemption()``."""
-        preemption = self._preemption
-        if preemption is not None and self._context is _THREAD:
-            thread = self._current_thread
+        preemption = self.preemption
+        if preemption is not None and self.context is _THREAD:
+            thread = self.current_thread
             assert thread is not None
             preemption.enable(thread)
 
     def _preempt(self, resume_from: int) -> bool:
         """Ask the policy whether the current thread's slice ends here; if it does,
         requeue the thread a slice after ``resume_from`` and return True once it runs."""
-        preemption = self._preemption
-        thread = self._current_thread
+        preemption = self.preemption
+        thread = self.current_thread
         assert preemption is not None
         assert thread is not None
         slice_ns = preemption.slice_at(thread)
@@ -396,7 +450,7 @@ class Scheduler:
             return False
         if self.trace.enabled:
             self.trace.record(self.now, "sched.preempt", f"{thread.name} slice {slice_ns} ns")
-        self._suspend_until(thread, resume_from + slice_ns, "thread.preempt")
+        self._suspend_until(thread, resume_from + slice_ns, f"thread.preempt {thread.name}")
         return True
 
     def sleep(self, duration: int) -> None:
@@ -406,29 +460,29 @@ class Scheduler:
             self.run(self.now + duration)
             return
         assert isinstance(waiter, KernelThread)
-        if self._preemption is not None:
-            duration += self._preemption.wakeup_latency()
-        self._suspend_until(waiter, self.now + duration, "thread.wake")
+        if self.preemption is not None:
+            duration += self.preemption.wakeup_latency()
+        self._suspend_until(waiter, self.now + duration, waiter.wake_label)
 
-    def _suspend_until(self, thread: KernelThread, time: int, kind: str) -> None:
+    def _suspend_until(self, thread: KernelThread, time: int, label: str) -> None:
+        """End the running ``thread``'s slice; it resumes at ``time`` (not in the past)."""
         thread.resume_value = None
-        self.at(time, thread.run_slice, f"{kind} {thread.name}")
-        self._switch_to_loop(thread)
-
-    def _switch_to_loop(self, thread: KernelThread) -> object:
+        if time < self.now:
+            raise self._in_the_past(time, label)
+        heappush(self._queue, [time, next(self._sequence), thread.run_slice, label])
         loop = self._loop_greenlet
         if loop is None:
             raise InternalError(f"thread {thread.name!r} is running outside the scheduler loop")
         thread.state = _READY
-        return loop.switch()
+        loop.switch()
 
     # -- blocking protocol (used by kextlab.sim.sync) --------------------------------------
 
     def current_waiter(self, operation: str) -> Waiter:
         """The party that would block for ``operation``, after checking it may block."""
-        context = self._context
+        context = self.context
         if context is _THREAD:
-            thread = self._current_thread
+            thread = self.current_thread
             assert thread is not None
             if thread.interrupt_disable_depth:
                 raise InterruptContextViolation(
@@ -451,10 +505,10 @@ class Scheduler:
 
     def caller(self) -> Waiter | None:
         """The thread or host on the CPU, or None in an event callback (no checks)."""
-        context = self._context
+        context = self.context
         if context is _HOST:
             return self._host
-        return self._current_thread
+        return self.current_thread
 
     def block(self, waiter: Waiter, operation: str) -> object:
         """Suspend ``waiter`` (from ``current_waiter``) until ``wake`` names it.
@@ -497,8 +551,11 @@ class Scheduler:
         assert isinstance(waiter, KernelThread)
         waiter.resume_value = value
         waiter.state = _READY
-        latency = self._preemption.wakeup_latency() if self._preemption is not None else 0
-        self.at(self.now + latency, waiter.run_slice, f"thread.wake {waiter.name}")
+        time = self.now
+        if self.preemption is not None:
+            time += self.preemption.wakeup_latency()
+        # ``at`` inlined, without a handle: every lock handover and wakeup comes here.
+        heappush(self._queue, [time, next(self._sequence), waiter.run_slice, waiter.wake_label])
 
     # -- kernel threads ----------------------------------------------------------------------
 
@@ -508,28 +565,14 @@ class Scheduler:
             raise KernelPanic(self._panic)
         thread = KernelThread(self, next(self._thread_ids), name, entry, args)
         self._threads.append(thread)
-        latency = self._preemption.wakeup_latency() if self._preemption is not None else 0
+        latency = self.preemption.wakeup_latency() if self.preemption is not None else 0
         self.at(self.now + latency, thread.run_slice, f"thread.start {name}")
         return thread
-
-    def enter_thread(self, thread: KernelThread) -> greenlet:
-        """Called by a thread's slice: make it the current thread; return the loop greenlet."""
-        self._current_thread = thread
-        self._context = _THREAD
-        loop = self._loop_greenlet
-        assert loop is not None
-        return loop
-
-    def leave_thread(self) -> None:
-        self._current_thread = None
-        self._context = _EVENT
 
     def thread_finished(self, thread: KernelThread, exception: BaseException | None) -> None:
         self._threads.remove(thread)
         culprit = f'kernel thread "{thread.name}" (thread {thread.tid})'
-        preemption_disabled = (
-            self._preemption.release(thread) if self._preemption is not None else 0
-        )
+        preemption_disabled = self.preemption.release(thread) if self.preemption is not None else 0
         if exception is not None:
             self._pending_panic = self._panic_report(culprit, exception)
         elif self.interrupts.release_holder(thread):
@@ -562,12 +605,12 @@ class Scheduler:
 
     def run_in_interrupt_context(self, handler: Callable[[], object]) -> None:
         """Run ``handler`` as an interrupt handler on the current CPU context."""
-        previous = self._context
-        self._context = _INTERRUPT
+        previous = self.context
+        self.context = _INTERRUPT
         try:
             handler()
         finally:
-            self._context = previous
+            self.context = previous
 
     # -- panics ---------------------------------------------------------------------------
 

@@ -22,14 +22,18 @@ Threading rules: call from the thread that owns the machine's scheduler.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kextlab.errors import LockError, SchedulingError
+from kextlab.sim.context import Context
 
 if TYPE_CHECKING:
     from kextlab.sim.scheduler import Scheduler
     from kextlab.sim.thread import Waiter
+
+
+#: Tested on every unlock; a module constant saves the enum's class-attribute lookup.
+_HOST = Context.HOST
 
 
 class _WaitEntry:
@@ -47,6 +51,8 @@ class WaitQueue:
         self.scheduler = scheduler
         self.name = name
         self._entries: deque[_WaitEntry] = deque()
+        #: What a waiter blocks on unless the caller names it (the name is fixed).
+        self._operation = f"wait on {name}"
 
     def __len__(self) -> int:
         return sum(1 for entry in self._entries if entry.active)
@@ -54,37 +60,30 @@ class WaitQueue:
     def wait(self, timeout: int | None = None, *, operation: str | None = None) -> bool:
         """Block until woken (True) or until ``timeout`` ns have passed (False)."""
         scheduler = self.scheduler
-        what = operation or f"wait on {self.name}"
+        what = operation or self._operation
         waiter = scheduler.current_waiter(what)
         entry = _WaitEntry(waiter)
         self._entries.append(entry)
-        timer = None
-        if timeout is not None:
+        if timeout is None:
+            return bool(scheduler.block(waiter, what))
 
-            def time_out() -> None:
-                if entry.active:
-                    entry.active = False
-                    scheduler.wake(entry.waiter, False)
+        def time_out() -> None:
+            if entry.active:
+                entry.active = False
+                scheduler.wake(entry.waiter, False)
 
-            timer = scheduler.after(timeout, time_out, f"wait.timeout {self.name}")
+        timer = scheduler.after(timeout, time_out, f"wait.timeout {self.name}")
         woken = scheduler.block(waiter, what)
-        if timer is not None:
-            timer.cancel()
+        timer.cancel()
         return bool(woken)
 
-    def wakeup_one(self, *, hand_over: Callable[[Waiter], None] | None = None) -> bool:
-        """Wake the longest waiter; False if nobody was waiting.
-
-        ``hand_over(waiter)`` runs just before the wakeup, to pass it something
-        (ownership of a lock) that nobody else may take in between.
-        """
+    def wakeup_one(self) -> bool:
+        """Wake the longest waiter; False if nobody was waiting."""
         entries = self._entries
         while entries:
             entry = entries.popleft()
             if entry.active:
                 entry.active = False
-                if hand_over is not None:
-                    hand_over(entry.waiter)
                 self.scheduler.wake(entry.waiter, True)
                 return True
         return False
@@ -111,23 +110,31 @@ class Mutex:
         self.owner: Waiter | None = None
         self.depth = 0
         self._waiters = WaitQueue(scheduler, name)
+        #: What a caller that blocks here is blocked on (the name is fixed).
+        self._operation = f"lock {name}"
 
     def __repr__(self) -> str:
         owner = self.owner.name if self.owner is not None else "free"
         return f"<Mutex {self.name!r} {owner}>"
 
     def lock(self) -> None:
-        me = self.scheduler.current_waiter(f"lock {self.name}")
-        if self.owner is None:
+        scheduler = self.scheduler
+        operation = self._operation
+        me = scheduler.current_waiter(operation)
+        owner = self.owner
+        if owner is None:
             self.owner = me
             self.depth = 1
             return
-        if self.owner is me:
+        if owner is me:
             if not self.recursive:
                 raise LockError(f"{me.name} takes lock {self.name!r} which it already holds")
             self.depth += 1
             return
-        self._waiters.wait(operation=f"lock {self.name}")
+        # WaitQueue.wait without a timeout, for a waiter already checked (the queue's
+        # own entries, in this module: a contended work-loop gate comes here per I/O).
+        self._waiters._entries.append(_WaitEntry(me))
+        scheduler.block(me, operation)
         # unlock() handed ownership over to us before waking us.
         if self.owner is not me:
             raise SchedulingError(f"lock {self.name!r}: woken without ownership")
@@ -144,23 +151,34 @@ class Mutex:
         return False
 
     def unlock(self) -> None:
-        me = self.scheduler.caller()
-        if self.owner is None or self.owner is not me:
-            holder = self.owner.name if self.owner is not None else "nobody"
+        scheduler = self.scheduler
+        # Scheduler.caller(), inlined (its fields, in this package): every gate release.
+        me = scheduler._host if scheduler.context is _HOST else scheduler.current_thread
+        owner = self.owner
+        if owner is None or owner is not me:
+            holder = owner.name if owner is not None else "nobody"
             caller = me.name if me is not None else "an event callback"
             raise LockError(f"{caller} releases lock {self.name!r} held by {holder}")
         self.depth -= 1
         if self.depth:
             return
+        # Hand the lock straight to the longest waiter, so that nobody can take it in
+        # between (WaitQueue.wakeup_one, inlined on the queue's own entries).
+        entries = self._waiters._entries
+        while entries:
+            entry = entries.popleft()
+            if entry.active:
+                entry.active = False
+                self.owner = entry.waiter
+                self.depth = 1
+                scheduler.wake(entry.waiter, True)
+                return
         self.owner = None
-        self._waiters.wakeup_one(hand_over=self._take_over)
-
-    def _take_over(self, waiter: Waiter) -> None:
-        self.owner = waiter
-        self.depth = 1
 
     def held_by_caller(self) -> bool:
-        me = self.scheduler.caller()
+        scheduler = self.scheduler
+        # Scheduler.caller(), inlined as in ``unlock``: the work loop asks on every I/O.
+        me = scheduler._host if scheduler.context is _HOST else scheduler.current_thread
         return me is not None and self.owner is me
 
 

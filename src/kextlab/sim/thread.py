@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenlet import GreenletExit, greenlet
 
-from kextlab.sim.context import CURRENT_SCHEDULER_ATTRIBUTE
+from kextlab.sim.context import CURRENT_SCHEDULER_ATTRIBUTE, Context
 
 if TYPE_CHECKING:
     from kextlab.sim.scheduler import Scheduler
@@ -47,6 +47,9 @@ class Waiter:
     (``kextlab.sim.interrupts``); a waiter holding interrupts disabled may not block.
     ``spin_locks_held`` counts the spin locks it holds (``IOSimpleLock``, kept by
     ``kextlab.kernel.locks``); a spin lock holder may not block either.
+    ``pending_abort`` is an abort its next interruptible wait will take (kept by
+    ``kextlab.kernel.wait``): None, False for ``thread_abort``, True for
+    ``thread_abort_safely``.
     """
 
     name: str
@@ -55,10 +58,13 @@ class Waiter:
         self.interrupt_disable_depth = 0
         self.spin_locks_held = 0
         self.blocked_on: str | None = None
+        self.pending_abort: bool | None = None
 
 
-#: Read on every slice; a module constant saves the enum's class-attribute lookup.
+#: Read on every slice; module constants save the enums' class-attribute lookups.
 _RUNNING = ThreadState.RUNNING
+_THREAD = Context.THREAD
+_EVENT = Context.EVENT
 
 
 class KernelThread(Waiter):
@@ -75,7 +81,7 @@ class KernelThread(Waiter):
         super().__init__()
         self.scheduler = scheduler
         self.tid = tid
-        self.name = name
+        self.name = name  # sets the event labels below
         self.state = ThreadState.READY
         self.result: object = None
         self.exception: BaseException | None = None
@@ -89,23 +95,43 @@ class KernelThread(Waiter):
         return f"<KernelThread {self.tid} {self.name!r} {self.state.value}>"
 
     @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        # A work loop renames its thread after its first client.  The labels of the
+        # thread's resume events are built here, once per name, not on every wakeup.
+        self._name = name
+        self.wake_label = f"thread.wake {name}"
+        self.run_label = f"thread.run {name}"
+
+    @property
     def is_alive(self) -> bool:
         return self.state is not ThreadState.FINISHED
 
     def run_slice(self) -> None:
         """Event action: give this thread the CPU until it blocks, yields or ends."""
-        loop = self.scheduler.enter_thread(self)
+        scheduler = self.scheduler
+        # Make this the current thread for the slice (the scheduler's own fields, set
+        # here directly: this runs on every switch).
+        scheduler.current_thread = self
+        scheduler.context = _THREAD
+        loop = scheduler._loop_greenlet
+        assert loop is not None
         try:
-            if self._greenlet is None:
-                self._greenlet = greenlet(self._main, parent=loop)
-                setattr(self._greenlet, CURRENT_SCHEDULER_ATTRIBUTE, self.scheduler)
-            else:
-                self._greenlet.parent = loop
+            thread_greenlet = self._greenlet
+            if thread_greenlet is None:
+                thread_greenlet = self._greenlet = greenlet(self._main, parent=loop)
+                setattr(thread_greenlet, CURRENT_SCHEDULER_ATTRIBUTE, scheduler)
+            elif thread_greenlet.parent is not loop:  # (setting it walks the chain)
+                thread_greenlet.parent = loop
             value, self.resume_value = self.resume_value, None
             self.state = _RUNNING
-            self._greenlet.switch(value)
+            thread_greenlet.switch(value)
         finally:
-            self.scheduler.leave_thread()
+            scheduler.current_thread = None
+            scheduler.context = _EVENT
 
     def _main(self, _first_value: object) -> None:
         exception: BaseException | None = None
