@@ -44,7 +44,8 @@ Departures from xnu, each forced by kextlab's model or fixing a hazard:
 * C++ overloads ``enableInterrupt(nub, source)`` (controller) and
   ``enableInterrupt(source)`` (nub); Python has one method per name, so on a
   controller the names are the controller's forms, and the shared controller reaches
-  its own nub side through ``kextlab.kernel.service.interrupts``.
+  its own nub side through ``kextlab.kernel.service.interrupts`` (or, for the
+  per-interrupt enable and disable of its parent vector, calls the parent directly).
 * The shared controller's bookkeeping has no preemption point in it, so on
   kextlab's one virtual CPU it needs neither its vector locks nor its
   ``controllerLock`` (the parent's vectors keep their ``IOLock``: registering there
@@ -127,7 +128,7 @@ kIOSharedInterruptControllerDefaultVectors: Final = 128
 IOInterruptHandler = Callable[[Any, Any, Any, int], object]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class IOInterruptVector:
     """One input of a controller (``struct IOInterruptVector``)."""
 
@@ -181,17 +182,28 @@ class IOInterruptController(IOService):
         ]
 
     def _vector(self, nub: IOService, source: int) -> tuple[int, IOInterruptVector, OSData] | None:
-        """(number, vector, vector data) of ``nub``'s ``source``, or None."""
-        sources = interrupt_sources(nub)
+        """(number, vector, vector data) of ``nub``'s ``source``, or None.
+
+        The answer is kept in the source (``IOInterruptSource.resolved``, which says
+        what invalidates it), so the vector data is decoded once per registration,
+        not at every enable and disable."""
+        sources = nub._interrupt_sources  # as xnu's reads nub->_interruptSources
         if sources is None or not 0 <= source < len(sources):
             return None
-        data = sources[source].vectorData
+        entry = sources[source]
+        data = entry.vectorData
+        vectors = self.vectors
+        resolved = entry.resolved
+        if resolved is not None and resolved[0] is data and resolved[1] is vectors:
+            return resolved[2]
         if data is None or data.getLength() < 4:
             return None
         number = vector_number_of(data)
-        if not 0 <= number < len(self.vectors):
+        if not 0 <= number < len(vectors):
             return None
-        return number, self.vectors[number], data
+        found = (number, vectors[number], data)
+        entry.resolved = (data, vectors, found)
+        return found
 
     # -- the controller's side of IOService's interrupt methods -----------------------------------
 
@@ -405,7 +417,7 @@ class IOInterruptController(IOService):
         super().free()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _SharedState:
     """The counters of a shared controller (``numVectors``, ``vectorsRegistered``,
     ``vectorsEnabled``, ``controllerDisabled``)."""
@@ -423,6 +435,11 @@ class IOSharedInterruptController(IOInterruptController):
     def __init__(self) -> None:
         super().__init__()
         self._shared = _SharedState()
+        #: The controller whose vector this one shares (its source 0, which never
+        #: changes), kept from ``initInterruptController`` until ``free``: enabling
+        #: and disabling the parent vector happen for every interrupt and go to it
+        #: directly instead of through ``enable_interrupt(self, 0)``.
+        self._parent: IOInterruptController | None = None
 
     def initInterruptController(
         self, parentController: IOInterruptController, parentSource: OSData
@@ -434,6 +451,7 @@ class IOSharedInterruptController(IOInterruptController):
         frees)."""
         parentSource.retain()
         set_interrupt_sources(self, [IOInterruptSource(parentController, parentSource)])
+        self._parent = parentController
         interrupt_type = InterruptTypeRef()
         if get_interrupt_type(self, 0, interrupt_type) == kIOReturnSuccess:
             self._shared.source_is_level = bool(interrupt_type.value & kIOInterruptTypeLevel)
@@ -525,7 +543,9 @@ class IOSharedInterruptController(IOInterruptController):
         state.enabled += 1
         if state.controller_disabled and state.enabled == state.registered:
             state.controller_disabled = False
-            enable_interrupt(self, 0)
+            parent = self._parent  # None only before init and after free: no vector
+            if parent is not None:
+                parent.enableInterrupt(self, 0)
         return kIOReturnSuccess
 
     def disableInterrupt(self, nub: IOService, source: int) -> int:  # type: ignore[override]
@@ -544,10 +564,10 @@ class IOSharedInterruptController(IOInterruptController):
         cause_interrupt(self, 0)
 
     def getInterruptHandlerAddress(self) -> IOInterruptHandler:
-        return self._dispatch
-
-    def _dispatch(self, target: object, refCon: object, nub: object, source: int) -> None:
-        self.handleInterrupt(refCon, self, source)
+        """``OSMemberFunctionCast(IOInterruptHandler, this, &handleInterrupt)``, as
+        xnu's: the parent calls it as ``handler(target, refCon, nub, source)`` with
+        this controller as both target and nub (``_share`` registers it so)."""
+        return type(self).handleInterrupt
 
     def handleInterrupt(self, refCon: object, nub: IOService | None, source: int) -> int:
         """Call every enabled handler; if any registered handler is disabled, disable
@@ -561,7 +581,9 @@ class IOSharedInterruptController(IOInterruptController):
                 handler(vector.target, vector.refCon, vector.nub, vector.source)
         state = self._shared
         if state.enabled != state.registered:
-            disable_interrupt(self, 0)
+            parent = self._parent  # None only before init and after free: no vector
+            if parent is not None:
+                parent.disableInterrupt(self, 0)
             state.controller_disabled = True
         return kIOReturnSuccess
 
@@ -572,4 +594,5 @@ class IOSharedInterruptController(IOInterruptController):
             if data is not None:
                 data.release()
         set_interrupt_sources(self, None)
+        self._parent = None
         super().free()

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from kextlab.kernel.ioreturn import kIOReturnNotReady, kIOReturnSuccess
@@ -159,7 +160,9 @@ class KextLabInterruptController(IOInterruptController):
         statistics = OSSerializer(self._serialize_statistics)
         self.getPropertyTable().setObject("InterruptStatistics", statistics)
         statistics.release()
-        self._scheduler.interrupts.connect(self._cpu_interrupt)
+        # The CPU's handler is handleInterrupt(None, provider, 0), bound once: the
+        # provider cannot change while this driver is started, and stop disconnects.
+        self._scheduler.interrupts.connect(partial(self.handleInterrupt, None, provider, 0))
         platform.registerInterruptController(name, self)
         self.registerService()
         return True
@@ -183,9 +186,6 @@ class KextLabInterruptController(IOInterruptController):
 
     # -- the CPU's interrupt ----------------------------------------------------------------------
 
-    def _cpu_interrupt(self) -> None:
-        self.handleInterrupt(None, self.getProvider(), 0)
-
     def handleInterrupt(self, refCon: object, nub: IOService | None, source: int) -> int:
         """Acknowledge, dispatch, end the interrupt (interrupt context)."""
         registers = self._registers
@@ -195,10 +195,21 @@ class KextLabInterruptController(IOInterruptController):
         if number == PIC_SPURIOUS_VECTOR:
             self.spurious += 1
             return kIOReturnSuccess
-        if number < len(self.vectors):
+        vectors = self.vectors
+        if number < len(vectors):
+            vector = vectors[number]
             statistics = self.statistics[number]
-            if self._dispatch(number, self.vectors[number], statistics):
+            handler = vector.handler
+            # _dispatch's delivering case, inlined: it is every interrupt's.
+            if (
+                not vector.interruptDisabledSoft
+                and vector.interruptRegistered
+                and handler is not None
+            ):
+                handler(vector.target, vector.refCon, vector.nub, vector.source)
                 statistics.delivered += 1
+            else:
+                self._dispatch(number, vector, statistics)
         registers.ioWrite32(PICRegister.END_OF_INTERRUPT, number)
         return kIOReturnSuccess
 

@@ -53,7 +53,10 @@ from kextlab.kernel.libkern.collections import OSArray
 from kextlab.kernel.libkern.values import OSData, OSString
 
 if TYPE_CHECKING:
-    from kextlab.kernel.platform.interrupt_controller import IOInterruptController
+    from kextlab.kernel.platform.interrupt_controller import (
+        IOInterruptController,
+        IOInterruptVector,
+    )
     from kextlab.kernel.service.service import IOService
 
 # -- IOInterrupts.h (and IOPCIFamily's IOPCIDevice.h for the message-signalled bits) ------------
@@ -68,12 +71,37 @@ kIOInterruptTypePCIMessagedX: Final = 0x0002_0000
 IOInterruptAction = Callable[[Any, Any, Any, int], object]
 
 
-@dataclass(eq=False)
 class IOInterruptSource:
-    """One resolved interrupt of a nub (``IOInterrupts.h``)."""
+    """One resolved interrupt of a nub (``IOInterrupts.h``).
 
-    interruptController: IOInterruptController | None = None
-    vectorData: OSData | None = None
+    ``resolved`` is ours: the controller's answer to "which of my vectors is this?"
+    (``IOInterruptController._vector``), kept so that enabling and disabling, which
+    happen for every I/O, do not decode the vector data each time.  It is
+    ``(vectorData, vectors, (number, vector, vectorData))`` and valid only while both
+    the vector data and the asking controller's vector table are the very objects it
+    names: repointing the source at other data (a shared controller, a new
+    ``registerInterrupt``), replacing the source (``unregisterInterrupt``) or remaking
+    the controller's vectors (``make_vectors``/``release_vectors``) invalidates it.
+    The data's first cell cannot change in place (``OSData`` only appends)."""
+
+    __slots__ = ("interruptController", "resolved", "vectorData")
+
+    def __init__(
+        self,
+        interruptController: IOInterruptController | None = None,
+        vectorData: OSData | None = None,
+    ) -> None:
+        self.interruptController = interruptController
+        self.vectorData = vectorData
+        self.resolved: (
+            tuple[OSData, list[IOInterruptVector], tuple[int, IOInterruptVector, OSData]] | None
+        ) = None
+
+    def __repr__(self) -> str:
+        return (
+            f"IOInterruptSource(interruptController={self.interruptController!r}, "
+            f"vectorData={self.vectorData!r})"
+        )
 
 
 @dataclass

@@ -190,8 +190,13 @@ class IOService(IORegistryEntry):
     def getWorkLoop(self) -> IOWorkLoop | None:
         """The provider's work loop, as xnu's default does: a driver that makes its own
         overrides this to return it, and its clients then share it."""
-        provider = self.getProvider()
-        return provider.getWorkLoop() if provider is not None else None
+        # getProvider, inlined: this runs for every command a SCSI device sends.
+        parents = self._parents.get(kIOServicePlane)
+        if parents:
+            provider = parents[0]
+            if isinstance(provider, IOService):
+                return provider.getWorkLoop()
+        return None
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -203,7 +208,7 @@ class IOService(IORegistryEntry):
         self._state = (self._state | bits) & ~clear
 
     def isInactive(self) -> bool:
-        return bool(self._state & kIOServiceInactiveState)
+        return self._state & kIOServiceInactiveState != 0
 
     def has_internal_state(self, bits: int) -> bool:
         """Whether any of the ``__state[1]`` ``bits`` are set."""
@@ -311,17 +316,26 @@ class IOService(IORegistryEntry):
         finally:
             self.release()
 
+    # getProvider and getClient read the entry's links in the service plane directly
+    # (IORegistryEntry's table, keyed by plane name; the registry keeps it current on
+    # every attach, detach and replacement), because they run several times per I/O.
+    # An entry outside any registry has no links, so it has neither.
+
     def getProvider(self) -> IOService | None:
-        if self.registry is None:
-            return None
-        parent = self.getParentEntry(self.registry.plane(kIOServicePlane))
-        return parent if isinstance(parent, IOService) else None
+        parents = self._parents.get(kIOServicePlane)
+        if parents:
+            parent = parents[0]
+            if isinstance(parent, IOService):
+                return parent
+        return None
 
     def getClient(self) -> IOService | None:
-        if self.registry is None:
-            return None
-        child = self.getChildEntry(self.registry.plane(kIOServicePlane))
-        return child if isinstance(child, IOService) else None
+        children = self._children.get(kIOServicePlane)
+        if children:
+            child = children[0]
+            if isinstance(child, IOService):
+                return child
+        return None
 
     def getClients(self) -> list[IOService]:
         """The clients, in attach order (``getClientIterator``)."""
@@ -548,12 +562,27 @@ class IOService(IORegistryEntry):
 
         return get_interrupt_type(self, source, interruptType)
 
+    # enableInterrupt and disableInterrupt run for every I/O (an interrupt event
+    # source disables its level interrupt in the handler and enables it after the
+    # action), so a source already resolved goes straight to its controller; anything
+    # else takes lookupInterrupt's way, for its return codes.
+
     def enableInterrupt(self, source: int) -> int:
+        sources = self._interrupt_sources
+        if sources is not None and 0 <= source < len(sources):
+            controller = sources[source].interruptController
+            if controller is not None:
+                return controller.enableInterrupt(self, source)
         from kextlab.kernel.service.interrupts import enable_interrupt
 
         return enable_interrupt(self, source)
 
     def disableInterrupt(self, source: int) -> int:
+        sources = self._interrupt_sources
+        if sources is not None and 0 <= source < len(sources):
+            controller = sources[source].interruptController
+            if controller is not None:
+                return controller.disableInterrupt(self, source)
         from kextlab.kernel.service.interrupts import disable_interrupt
 
         return disable_interrupt(self, source)

@@ -130,7 +130,8 @@ class IOCommandGate(IOEventSource):
         if loop is None:
             return kIOReturnNotReady
         loop.closeGate()
-        if not loop.onThread():
+        # Only a client thread waits for a disabled gate, never the loop's own.
+        if not self.enabled and not loop.onThread():
             while not self.enabled:
                 self._sleepers_wait_enabled += 1
                 result = loop.sleepGate(self._enabled_event, THREAD_INTERRUPTIBLE)

@@ -96,21 +96,23 @@ class IOFilterInterruptEventSource(IOInterruptEventSource):
         self.producerCount += 1
         self.signalWorkAvailable()
 
-    def _filter(self) -> bool:
-        filter_action = self.filterAction
-        claimed = bool(filter_action(self.owner, self)) if filter_action is not None else False
-        if claimed:
-            self.filter_claimed += 1
-        else:
-            self.filter_refused += 1
-        return claimed
+    # The two handlers run the filter themselves rather than through a helper: they
+    # run for every interrupt.
 
     def normalInterruptOccurred(self, refCon: object, prov: IOService | None, source: int) -> None:
-        if self._filter():
+        filter_action = self.filterAction
+        if filter_action is not None and filter_action(self.owner, self):
+            self.filter_claimed += 1
             self.signalInterrupt()
+        else:
+            self.filter_refused += 1
 
     def disableInterruptOccurred(self, refCon: object, prov: IOService | None, source: int) -> None:
-        if self._filter():
+        filter_action = self.filterAction
+        if filter_action is not None and filter_action(self.owner, self):
+            self.filter_claimed += 1
             if prov is not None:
                 prov.disableInterrupt(source)
             self.signalInterrupt()
+        else:
+            self.filter_refused += 1

@@ -137,14 +137,18 @@ class IOInterruptEventSource(IOEventSource):
     # -- enabling ------------------------------------------------------------------------------
 
     def enable(self) -> None:
-        if self.provider is not None and self.intIndex >= 0:
-            self.provider.enableInterrupt(self.intIndex)
+        provider = self.provider
+        index = self.intIndex
+        if provider is not None and index >= 0:
+            provider.enableInterrupt(index)
             self.explicitDisable = False
             self.enabled = True
 
     def disable(self) -> None:
-        if self.provider is not None and self.intIndex >= 0:
-            self.provider.disableInterrupt(self.intIndex)
+        provider = self.provider
+        index = self.intIndex
+        if provider is not None and index >= 0:
+            provider.disableInterrupt(index)
             self.explicitDisable = True
             self.enabled = False
 
@@ -171,7 +175,12 @@ class IOInterruptEventSource(IOEventSource):
         produced = self.producerCount
         count = produced - self.consumerCount
         if count > 0:
-            self.invoke_action(self, count)
+            action = self.action  # invoke_action(self, count), inlined: every interrupt's
+            if action is not None:
+                if self.flags & self.kActionBlock:
+                    action()
+                else:
+                    action(self.owner, self, count)
             self.consumerCount = produced
             if self.autoDisable and not self.explicitDisable:
                 self.enable()

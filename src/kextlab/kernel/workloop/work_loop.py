@@ -160,7 +160,7 @@ class IOWorkLoop(OSObject):
         gate closed, until none has more.  False once the loop is terminating."""
         self.closeGate()
         try:
-            if self._terminate:
+            if self.terminating():
                 return False
             more = True
             while more:
@@ -171,12 +171,13 @@ class IOWorkLoop(OSObject):
                 source = self.eventChain
                 while source is not None:
                     more |= source.checkForWork()
-                    if self.terminating():
+                    if self._terminate:  # terminating(), read directly
                         return False
                     if self._restart:
                         more = True
                         break
-                    source = source.getNext()
+                    # getNext(), read directly (IOEventSource, this package).
+                    source = source.eventChainNext
             return True
         finally:
             self.openGate()
@@ -196,14 +197,14 @@ class IOWorkLoop(OSObject):
         return self.workThread
 
     def onThread(self) -> bool:
+        thread = self.workThread
         scheduler = self._scheduler
-        return (
-            scheduler is not None
-            and self.workThread is not None
-            and scheduler.current_thread is self.workThread
-        )
+        return thread is not None and scheduler is not None and scheduler.current_thread is thread
 
     # -- the gate -------------------------------------------------------------------------------
+
+    # The gate calls run several times per I/O, so each reads ``gateLock`` itself and
+    # calls ``_gate`` (which raises) only when the loop has been freed.
 
     def _gate(self) -> IORecursiveLock:
         gate = self.gateLock
@@ -212,16 +213,20 @@ class IOWorkLoop(OSObject):
         return gate
 
     def inGate(self) -> bool:
-        return IORecursiveLockHaveLock(self._gate())
+        gate = self.gateLock
+        return IORecursiveLockHaveLock(gate if gate is not None else self._gate())
 
     def closeGate(self) -> None:
-        IORecursiveLockLock(self._gate())
+        gate = self.gateLock
+        IORecursiveLockLock(gate if gate is not None else self._gate())
 
     def openGate(self) -> None:
-        IORecursiveLockUnlock(self._gate())
+        gate = self.gateLock
+        IORecursiveLockUnlock(gate if gate is not None else self._gate())
 
     def tryCloseGate(self) -> bool:
-        return IORecursiveLockTryLock(self._gate())
+        gate = self.gateLock
+        return IORecursiveLockTryLock(gate if gate is not None else self._gate())
 
     def sleepGate(self, event: object, *arguments: int) -> int:
         """``sleepGate(event, interuptibleType)`` or
