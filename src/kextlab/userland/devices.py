@@ -167,14 +167,16 @@ class DiskDevice:
         """Read ``length`` bytes (the buffer's length) at ``offset`` straight into the
         program's buffer; the count read (short at the end of the media)."""
         count = buffer.length if length is None else length
-        buffer._check(0, count)
+        if count < 0 or count > buffer.length:
+            buffer._check(0, count)  # raises, naming the buffer
         return self._transfer(True, buffer.address, offset, count)
 
     def pwritefrom(self, buffer: UserBuffer, offset: int, length: int | None = None) -> int:
         """Write ``length`` bytes of the program's buffer at ``offset``; the count written."""
         self._writable()
         count = buffer.length if length is None else length
-        buffer._check(0, count)
+        if count < 0 or count > buffer.length:
+            buffer._check(0, count)  # raises, naming the buffer
         return self._transfer(False, buffer.address, offset, count)
 
     def pread(self, length: int, offset: int) -> bytes:
@@ -194,7 +196,9 @@ class DiskDevice:
         return self._transfer(False, staging.address, offset, len(data))
 
     def _transfer(self, reading: bool, address: int, offset: int, length: int) -> int:
-        minor = self._open_minor()
+        minor = self._minor
+        if minor is None:
+            minor = self._open_minor()  # raises EBADF
         status, count = self.task.syscall(
             dkreadwrite, minor, self.raw, reading, self.task, address, offset, length
         )

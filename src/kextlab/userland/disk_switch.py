@@ -277,9 +277,12 @@ def dkreadwrite(
         return r.kIOReturnNoMedia, 0
     if not media.isFormatted():
         return r.kIOReturnUnformattedMedia, 0
-    status, count = _clip(media, offset, length, reading)
-    if status != r.kIOReturnSuccess or count == 0:
-        return status, 0
+    if length > 0 and offset >= 0 and offset + length <= media.getSize():
+        count = length  # all of it lies inside the media (``_clip``'s usual answer)
+    else:
+        status, count = _clip(media, offset, length, reading)
+        if status != r.kIOReturnSuccess or count == 0:
+            return status, 0
     block = media.getPreferredBlockSize()
     if offset % block or count % block:
         if raw:

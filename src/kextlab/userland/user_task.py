@@ -448,15 +448,16 @@ class UserTask(Task):
     def syscall(self, function: Callable[..., T], *args: Any) -> T:
         """Run kernel code for this task and return what it returns (see the module
         docstring).  Kernel code that raises panics the machine (``KernelPanic``)."""
-        self._require_alive()
+        if not self.alive:
+            self._require_alive()
         scheduler = self.kernel.scheduler
         context = scheduler.context
         if context is Context.THREAD:
-            if current_task() is None:
-                return function(*args)
             try:
                 return function(*args)
             except Exception as error:
+                if current_task() is None:  # a kernel thread's own call: its exception
+                    raise
                 raise KernelFault(error) from error
         if context is not Context.HOST:
             raise UserTaskError(
@@ -597,14 +598,22 @@ class UserTask(Task):
         mapped (a guard page, freed memory, an address never handed out)."""
         if length == 0:
             return []
+        # ``_region_at`` inlined: every system call's transfer is translated here.
+        regions, starts = self._regions, self._starts
         runs: list[tuple[int, int]] = []
         while length > 0:
-            region = self._region_at(address)
-            if region is None:
+            index = bisect.bisect_right(starts, address) - 1
+            if index < 0:
                 return None
+            region = regions[index]
             offset = address - region.address
+            if offset >= region.length:
+                return None
             step = min(length, region.length - offset)
-            runs.extend(region.runs(offset, step))
+            if region.fragmented:
+                runs.extend(region.runs(offset, step))
+            else:
+                runs.append((region.physical + offset, step))
             address += step
             length -= step
         return runs

@@ -301,3 +301,53 @@ def test_a_map_reports_physical_segments_within_itself(block: int) -> None:
     part.release()
     memory.complete()
     memory.release()
+
+
+@pytest.mark.parametrize("size", [1, 2, 4, 8])
+def test_every_accessor_width_checks_its_access(block: int, size: int) -> None:
+    """Each width's inline checks refuse what ``_check`` names: outside, negative,
+    misaligned, a read-only write, and any access once unmapped."""
+    memory = described(block, 64)
+    mapped = memory.map()
+    read_only = memory.map(kIOMapReadOnly)
+    assert mapped is not None
+    assert read_only is not None
+    read_at = getattr(mapped, f"ioRead{size * 8}")
+    write_at = getattr(mapped, f"ioWrite{size * 8}")
+    last = 64 - size
+    assert read_at(last) == int.from_bytes(bytes(range(last, 64)), "little")
+    write_at(last, 0)
+    assert read_at(last) == 0
+    for offset in (64, last + 1, -size):
+        with pytest.raises(DeviceMemoryAccessError, match="outside the map or misaligned"):
+            read_at(offset)
+        with pytest.raises(DeviceMemoryAccessError, match="outside the map or misaligned"):
+            write_at(offset, 0)
+    if size > 1:
+        with pytest.raises(DeviceMemoryAccessError, match="misaligned"):
+            read_at(1)
+        with pytest.raises(DeviceMemoryAccessError, match="misaligned"):
+            write_at(1, 0)
+    with pytest.raises(DeviceMemoryAccessError, match="read-only"):
+        getattr(read_only, f"ioWrite{size * 8}")(0, 0)
+    mapped.unmap()
+    with pytest.raises(DeviceMemoryAccessError, match="unmapped"):
+        read_at(0)
+    with pytest.raises(DeviceMemoryAccessError, match="unmapped"):
+        write_at(0, 0)
+    mapped.release()
+    read_only.release()
+    memory.release()
+
+
+def test_one_run_memory_gives_the_runs_of_any_range(block: int) -> None:
+    """A descriptor of one physical run answers ``physical_runs`` for ranges inside,
+    clipped at its end, and empty ones."""
+    memory = described(block, 4096)
+    assert memory.prepare() == kIOReturnSuccess
+    assert memory.physical_runs(0, 4096) == [(block, 4096)]
+    assert memory.physical_runs(100, 200) == [(block + 100, 200)]
+    assert memory.physical_runs(4000, 500) == [(block + 4000, 96)]
+    assert memory.physical_runs(10, 0) == []
+    assert memory.complete() == kIOReturnSuccess
+    memory.release()

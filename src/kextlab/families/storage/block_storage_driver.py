@@ -84,6 +84,7 @@ if TYPE_CHECKING:
     from kextlab.families.storage.media import IOMedia
     from kextlab.kernel.registry.entry import IORegistryEntry
     from kextlab.kernel.registry.plane import IORegistryPlane
+    from kextlab.sim.scheduler import Scheduler
 
 __all__ = [
     "IOBlockStorageDriver",
@@ -167,6 +168,8 @@ class IOBlockStorageDriver(RequestPipeline, MediaManagement, IOStorage):
         self._statistics: list[OSNumber] = []
         self._pollerCall: thread_call_t | None = None
         self._polling = False
+        #: The machine's scheduler, the clock of the statistics (``_now``).
+        self._scheduler: Scheduler | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 

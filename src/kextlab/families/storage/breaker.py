@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from kextlab.families.storage.deblocker import physical_sub_range
 from kextlab.kernel.libkern.object import OSObject
 from kextlab.kernel.memory.options import PAGE_SIZE
-from kextlab.kernel.memory.refs import ByteCountRef
 from kextlab.kernel.threads import (
     thread_call_allocate,
     thread_call_free,
@@ -103,15 +102,24 @@ class IOBreaker(OSObject):
         buffer = withRequestBuffer
         buffer_length = buffer.getLength()
         offset = withRequestBufferOffset
-        segment_length = ByteCountRef()
+        # The physical segments from the offset on, all at once: what successive
+        # getPhysicalSegment calls would give (maximal runs), in one call.
+        segments = (
+            buffer.physical_runs(offset, buffer_length - offset)
+            if 0 <= offset < buffer_length
+            else []
+        )
+        next_segment = 0
         break_size = 0
         chunk = chunk_size = 0
         segment = segment_size = 0
         segment_count = 0
         while segment or offset < buffer_length:
             if segment == 0:  # obtain a new segment
-                segment = buffer.getPhysicalSegment(offset, segment_length)
-                segment_size = segment_length.value
+                if next_segment == len(segments):
+                    break
+                segment, segment_size = segments[next_segment]
+                next_segment += 1
                 offset += segment_size
                 if segment_size == 0:
                     break

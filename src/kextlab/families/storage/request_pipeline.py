@@ -97,6 +97,7 @@ if TYPE_CHECKING:
     from kextlab.families.storage.media import IOMedia
     from kextlab.kernel.memory.descriptor import IOMemoryDescriptor
     from kextlab.kernel.service.service import IOService
+    from kextlab.sim.scheduler import Scheduler
 
     _Base = IOStorage
 else:
@@ -143,6 +144,7 @@ class RequestPipeline(_Base):
         _contexts: list[Context]
         _contextsMaxCount: int
         _deblockRequestWriteLockCount: int
+        _scheduler: Scheduler | None
 
         def getProvider(self) -> IOBlockStorageDevice | None: ...
 
@@ -256,8 +258,14 @@ class RequestPipeline(_Base):
         driver.release()
 
     def _now(self) -> int:
-        scheduler = current_scheduler()
-        return scheduler.now if scheduler is not None else 0
+        """The virtual time (``clock_get_uptime``) of the driver's machine, found on
+        first use and kept (a driver lives in one machine)."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            scheduler = self._scheduler = current_scheduler()
+            if scheduler is None:
+                return 0
+        return scheduler.now
 
     def deblockRequest(
         self,

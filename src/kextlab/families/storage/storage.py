@@ -197,14 +197,17 @@ class IOStorageExtent:
     byteCount: int = 0
 
 
-@dataclass(eq=False, slots=True)
 class IOStorageSyncer:
     """What a synchronous request waits on (``IOStorage.cpp``'s ``IOStorageSyncer``).
 
     ``wait`` blocks the calling kernel thread until ``signal``; a signal that came
     first (the request completed before its issuer waited: an error found at once,
     or a device that completes inline) makes ``wait`` return at once.  The syncer
-    itself is the wait event."""
+    itself is the wait event.
+
+    Every synchronous transfer makes one (C++ puts it on the stack), so it has no
+    ``__init__`` to run: its fields start as the class's defaults until ``signal``
+    sets them."""
 
     status: int = kIOReturnSuccess
     actualByteCount: int = 0
@@ -224,9 +227,13 @@ class IOStorageSyncer:
 
 
 def _syncer_completion(target: Any, parameter: Any, status: int, actualByteCount: int) -> None:
-    """``storageCompletion``: the completion of a synchronous request."""
-    assert isinstance(target, IOStorageSyncer)
-    target.signal(status, actualByteCount)
+    """``storageCompletion``: the completion of a synchronous request
+    (``IOStorageSyncer.signal``, inlined: it ends every synchronous transfer)."""
+    syncer: IOStorageSyncer = target
+    syncer.status = status
+    syncer.actualByteCount = actualByteCount
+    syncer.done = True
+    thread_wakeup(syncer)
 
 
 class IOStorage(IOService):

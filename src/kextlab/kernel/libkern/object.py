@@ -51,6 +51,8 @@ class ClassRegistryError(KextlabError, ValueError):
 class OSMetaClass:
     """The meta-class of one OSObject class in one kernel."""
 
+    __slots__ = ("_instance_count", "_superclass", "cls", "kext", "registry")
+
     def __init__(
         self,
         cls: type[OSObject],
@@ -188,20 +190,39 @@ class OSObject:
 
     #: Set on classes that override the I/O Kit class name (``__name__`` otherwise).
     class_name: ClassVar[str | None] = None
+    #: The I/O Kit class name, resolved once when the class is made (a class's own
+    #: ``class_name`` or its ``__name__``; never inherited, as C++ class names are not).
+    _resolved_class_name: ClassVar[str] = "OSObject"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._resolved_class_name = cls.__dict__.get("class_name") or cls.__name__
 
     def __init__(self) -> None:
         self._retain_count = 1
         self._freed = False
-        registry = current_class_registry()
         self._metaclass: OSMetaClass | None = None
-        if registry is not None:
-            meta = registry.metaclass_for(type(self))
-            meta.instanceConstructed()
-            self._metaclass = meta
+        # current_class_registry, metaclass_for and instanceConstructed in one: this
+        # runs for every object made, descriptors of every I/O included.  (The
+        # registry's and meta-class's private fields are this module's own.)
+        scheduler = current_scheduler()
+        if scheduler is None:
+            return
+        registry = scheduler.extensions.get(KERNEL_EXTENSION)
+        if not isinstance(registry, ClassRegistry):
+            return
+        cls = type(self)
+        meta = registry._by_class.get(cls)
+        if meta is None:
+            meta = registry.register(cls)
+        meta._instance_count += 1
+        if meta._instance_count == 1 and meta._superclass is not None:
+            meta._superclass.instanceConstructed()
+        self._metaclass = meta
 
     @classmethod
     def className(cls) -> str:
-        return cls.__dict__.get("class_name") or cls.__name__
+        return cls._resolved_class_name
 
     @classmethod
     def superclass(cls) -> type[OSObject] | None:
@@ -237,8 +258,14 @@ class OSObject:
         if self._retain_count == 0:
             self._freed = True
             self.free()
-            if self._metaclass is not None:
-                self._metaclass.instanceDestructed()
+            meta = self._metaclass
+            if meta is not None:
+                # instanceDestructed, inlined for the common case (this module's own
+                # field); the meta-class's method handles the last instance.
+                if meta._instance_count > 1:
+                    meta._instance_count -= 1
+                else:
+                    meta.instanceDestructed()
 
     def getRetainCount(self) -> int:
         return self._retain_count
@@ -261,7 +288,7 @@ class OSObject:
         return OSMetaClass(cls, chain, None, None)
 
     def getClassName(self) -> str:
-        return type(self).className()
+        return self._resolved_class_name
 
     def metaCast(self, name: str) -> OSObject | None:
         """Self if this object is an instance of the class called ``name``."""

@@ -48,7 +48,13 @@ from typing import TYPE_CHECKING
 from kextlab.kernel.ioreturn import kIOReturnNotReady, kIOReturnSuccess, kIOReturnVMError
 from kextlab.kernel.libkern.object import OSObject
 from kextlab.kernel.memory.errors import DMAActiveError, MemoryNotWiredError
-from kextlab.kernel.memory.kernel_memory import check_may_allocate, current_machine, kernel_memory
+from kextlab.kernel.memory.kernel_memory import (
+    MEMORY_EXTENSION,
+    KernelMemory,
+    check_may_allocate_in,
+    current_machine,
+    kernel_memory,
+)
 from kextlab.kernel.memory.options import (
     kIODirectionNone,
     kIOMapAnywhere,
@@ -61,6 +67,7 @@ from kextlab.kernel.memory.options import (
     kIOMemoryTypeVirtual64,
 )
 from kextlab.kernel.memory.task import Task, kernel_task
+from kextlab.sim.scheduler import current_scheduler
 
 if TYPE_CHECKING:
     from kextlab.kernel.memory.map import IOMemoryMap
@@ -107,6 +114,20 @@ def coalesce(runs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 class IOMemoryDescriptor(OSObject):
     """Memory ranges and what an I/O needs of them (the abstract class's API)."""
 
+    # One is made for every system call's transfer: slots keep that cheap.
+    __slots__ = (
+        "_flags",
+        "_is_physical",
+        "_length",
+        "_physical",
+        "_physical_offsets",
+        "_ranges",
+        "_tag",
+        "_task",
+        "_wire_count",
+        "dma_references",
+    )
+
     def __init__(self) -> None:
         super().__init__()
         self._flags = 0
@@ -114,6 +135,9 @@ class IOMemoryDescriptor(OSObject):
         self._length = 0
         self._ranges: list[tuple[int, int]] = []
         self._task: Task | None = None
+        #: ``is_physical()``, kept: set with the memory type by ``_init_ranges``, the
+        #: only place the type changes (``setDirection`` keeps it).
+        self._is_physical = False
         #: Maximal physical runs while wired, with the offset each starts at.
         self._physical: list[tuple[int, int]] | None = None
         self._physical_offsets: list[int] = []
@@ -134,7 +158,20 @@ class IOMemoryDescriptor(OSObject):
         address: int, length: int, options: int, task: Task | None
     ) -> IOMemoryDescriptor | None:
         """A descriptor of one range: virtual in ``task``, or physical if it is None."""
-        return IOMemoryDescriptor.withAddressRanges([(address, length)], 1, options, task)
+        # withAddressRanges -> withOptions -> initWithOptions for one range, in one:
+        # every synchronous transfer of a user program makes one of these.
+        memory_type = kIOMemoryTypeVirtual64 if task is not None else kIOMemoryTypePhysical64
+        descriptor = IOGeneralMemoryDescriptor()
+        if (
+            address < 0
+            or length < 0
+            or not descriptor._init_with_ranges(
+                [(address, length)], task, (options & ~kIOMemoryTypeMask) | memory_type
+            )
+        ):
+            descriptor.release()
+            return None
+        return descriptor
 
     @staticmethod
     def withAddressRanges(
@@ -170,11 +207,15 @@ class IOMemoryDescriptor(OSObject):
         self._ranges = ranges
         self._task = task
         self._flags = flags
-        self._length = sum(length for _, length in ranges)
+        total = 0
+        for _, length in ranges:
+            total += length
+        self._length = total
         self._physical = None
         self._physical_offsets = []
         self._wire_count = 0
-        if self.is_physical():
+        self._is_physical = (flags & kIOMemoryTypeMask) in _PHYSICAL_TYPES
+        if self._is_physical:
             self._set_physical(ranges)
 
     # -- attributes -----------------------------------------------------------------------------
@@ -199,7 +240,7 @@ class IOMemoryDescriptor(OSObject):
 
     def is_physical(self) -> bool:
         """True for physical ranges (no task), which are wired from birth."""
-        return (self._flags & kIOMemoryTypeMask) in _PHYSICAL_TYPES
+        return self._is_physical
 
     def in_io_space(self) -> bool:
         """True for ranges in I/O (port) space (only device memory can be)."""
@@ -218,26 +259,42 @@ class IOMemoryDescriptor(OSObject):
     def prepare(self, forDirection: int = kIODirectionNone) -> int:
         """Wire the memory for an I/O: its physical addresses stay valid until the
         matching ``complete``.  ``kIOReturnVMError`` if part of it is not mapped."""
-        if self.is_physical():
+        if self._is_physical:
             return kIOReturnSuccess
         if self._wire_count == 0:
-            check_may_allocate(f"{self.getClassName()}::prepare")
+            scheduler = current_scheduler()
+            check_may_allocate_in(scheduler, self.getClassName() + "::prepare")
+            # kernel_memory(scheduler), for the usual case of books already made
+            state = scheduler.extensions.get(MEMORY_EXTENSION) if scheduler is not None else None
+            if not isinstance(state, KernelMemory):
+                state = kernel_memory(scheduler)
             task = self._task
             assert task is not None
-            memory = kernel_memory().physical
-            runs: list[tuple[int, int]] = []
-            for address, length in self._ranges:
-                translated = task.translate(memory, address, length)
-                if translated is None:
+            memory = state.physical
+            ranges = self._ranges
+            if len(ranges) == 1:
+                address, length = ranges[0]
+                runs = task.translate(memory, address, length)
+                if runs is None:
                     return kIOReturnVMError
-                runs.extend(translated)
-            self._set_physical(runs)
+            else:
+                runs = []
+                for address, length in ranges:
+                    translated = task.translate(memory, address, length)
+                    if translated is None:
+                        return kIOReturnVMError
+                    runs.extend(translated)
+            if len(runs) == 1 and runs[0][1] > 0:  # _set_physical's one-run case, inline
+                self._physical = [runs[0]]
+                self._physical_offsets = [0]
+            else:
+                self._set_physical(runs)
         self._wire_count += 1
         return kIOReturnSuccess
 
     def complete(self, forDirection: int = kIODirectionNone) -> int:
         """Undo one ``prepare``; ``kIOReturnNotReady`` if there is none to undo."""
-        if self.is_physical():
+        if self._is_physical:
             return kIOReturnSuccess
         if self._wire_count == 0:
             return kIOReturnNotReady
@@ -256,6 +313,10 @@ class IOMemoryDescriptor(OSObject):
         return self._physical is not None
 
     def _set_physical(self, runs: Sequence[tuple[int, int]]) -> None:
+        if len(runs) == 1 and runs[0][1] > 0:  # one run: nothing to merge
+            self._physical = [runs[0]]
+            self._physical_offsets = [0]
+            return
         self._physical = coalesce(runs)
         offsets = []
         offset = 0
@@ -264,14 +325,11 @@ class IOMemoryDescriptor(OSObject):
             offset += length
         self._physical_offsets = offsets
 
-    def _wired_runs(self, operation: str) -> list[tuple[int, int]]:
-        runs = self._physical
-        if runs is None:
-            raise MemoryNotWiredError(
-                f"{operation} of {self!r}: the memory is not wired; call prepare() first "
-                '(xnu panics: "IOGMD: not wired for the IODMACommand")'
-            )
-        return runs
+    def _not_wired(self, operation: str) -> MemoryNotWiredError:
+        return MemoryNotWiredError(
+            f"{operation} of {self!r}: the memory is not wired; call prepare() first "
+            '(xnu panics: "IOGMD: not wired for the IODMACommand")'
+        )
 
     # -- physical segments ----------------------------------------------------------------------
 
@@ -284,7 +342,9 @@ class IOMemoryDescriptor(OSObject):
             length.value = 0
         if offset < 0 or offset >= self._length:
             return 0
-        runs = self._wired_runs("getPhysicalSegment")
+        runs = self._physical
+        if runs is None:
+            raise self._not_wired("getPhysicalSegment")
         index = bisect.bisect_right(self._physical_offsets, offset) - 1
         address, run_length = runs[index]
         inside = offset - self._physical_offsets[index]
@@ -298,10 +358,16 @@ class IOMemoryDescriptor(OSObject):
 
     def physical_runs(self, offset: int, length: int) -> list[tuple[int, int]]:
         """The maximal physical runs covering ``[offset, offset + length)``."""
-        runs = self._wired_runs("physical_runs")
+        runs = self._physical
+        if runs is None:
+            raise self._not_wired("physical_runs")
         if length <= 0:
             return []
         offsets = self._physical_offsets
+        if len(runs) == 1:  # one run: the range itself, if it lies inside
+            address, run_length = runs[0]
+            if offset >= 0 and offset < run_length:
+                return [(address + offset, min(offset + length, run_length) - offset)]
         index = bisect.bisect_right(offsets, offset) - 1
         result = []
         end = offset + length
@@ -420,6 +486,8 @@ class IOMemoryDescriptor(OSObject):
 class IOGeneralMemoryDescriptor(IOMemoryDescriptor):
     """The descriptor ``withAddressRange`` and its siblings return."""
 
+    __slots__ = ()
+
     def initWithOptions(
         self,
         buffers: Sequence[RangeLike],
@@ -433,16 +501,7 @@ class IOGeneralMemoryDescriptor(IOMemoryDescriptor):
         memory type (``kIOMemoryTypeVirtual64`` needs a task, ``...Physical64`` none)
         and the direction.  ``offset`` (for UPLs) and ``mapper`` (kextlab has no IOMMU)
         are unused.  A descriptor still held by an ``IODMACommand`` cannot be re-set."""
-        memory_type = options & kIOMemoryTypeMask
-        if memory_type in _VIRTUAL_TYPES:
-            if task is None:
-                return False
-        elif memory_type in _PHYSICAL_TYPES:
-            if task is not None:
-                return False
-        else:
-            return False
-        if count < 0 or count > len(buffers) or self.dma_references:
+        if count < 0 or count > len(buffers):
             return False
         ranges = []
         for entry in buffers[:count]:
@@ -452,6 +511,23 @@ class IOGeneralMemoryDescriptor(IOMemoryDescriptor):
             if address < 0 or length < 0:
                 return False
             ranges.append((address, length))
+        return self._init_with_ranges(ranges, task, options)
+
+    def _init_with_ranges(
+        self, ranges: list[tuple[int, int]], task: Task | None, options: int
+    ) -> bool:
+        """``initWithOptions`` once the ranges are read and checked."""
+        memory_type = options & kIOMemoryTypeMask
+        if memory_type in _VIRTUAL_TYPES:
+            if task is None:
+                return False
+        elif memory_type in _PHYSICAL_TYPES:
+            if task is not None:
+                return False
+        else:
+            return False
+        if self.dma_references:
+            return False
         self._init_ranges(ranges, task, options & ~kIOMemoryAutoPrepare)
         if options & kIOMemoryAutoPrepare:
             return self.prepare() == kIOReturnSuccess

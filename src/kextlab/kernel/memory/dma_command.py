@@ -82,7 +82,9 @@ A command is not thread-safe: one I/O at a time, as in xnu.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from kextlab.kernel.ioreturn import (
@@ -117,8 +119,7 @@ from kextlab.kernel.memory.dma_segments import (
 )
 from kextlab.kernel.memory.kernel_memory import (
     KernelMemory,
-    PreparedCommand,
-    caller_site,
+    caller_location,
     kernel_memory,
 )
 from kextlab.kernel.memory.options import (
@@ -127,6 +128,7 @@ from kextlab.kernel.memory.options import (
     kIODirectionNone,
     kIODirectionOut,
     kIODirectionOutIn,
+    kIOMemoryDirectionMask,
 )
 from kextlab.kernel.workloop.command import IOCommand
 
@@ -227,10 +229,22 @@ class IODMACommand(IOCommand):
         self._summary_length = 0
         self._summary_direction = kIODirectionNone
         self._preparation: Preparation | None = None
+        #: The books of the kernel the command prepares in, found at the first
+        #: ``prepare`` and kept: a command lives in one kernel, whose memory state is
+        #: made once and never replaced.
+        self._kernel_memory: KernelMemory | None = None
 
     def __repr__(self) -> str:
-        bits = self.fNumAddressBits or 64
-        return f"<{self.getClassName()} {bits}-bit, {self.fActive} prepared>"
+        return self._description(self.fNumAddressBits, self.fActive)
+
+    def _description(self, bits: int, active: int) -> str:
+        return f"<{self.getClassName()} {bits or 64}-bit, {active} prepared>"
+
+    def _books(self) -> KernelMemory:
+        memory = self._kernel_memory
+        if memory is None:
+            memory = self._kernel_memory = kernel_memory()
+        return memory
 
     # -- creation ---------------------------------------------------------------------------------
 
@@ -385,8 +399,9 @@ class IODMACommand(IOCommand):
             self.clearMemoryDescriptor()
         if mem is None:
             return kIOReturnSuccess
-        self._summary_length = mem.getLength()
-        self._summary_direction = mem.getDirection()
+        # getLength and getDirection, read directly (this package's own descriptor).
+        self._summary_length = mem._length
+        self._summary_direction = mem._flags & kIOMemoryDirectionMask
         mem.retain()
         mem.dma_references += 1
         self.fMemory = mem
@@ -447,9 +462,9 @@ class IODMACommand(IOCommand):
             return kIOReturnSuccess
         if self.fAlignMaskLength & length:
             return kIOReturnNotAligned
-        if offset < 0 or length <= 0 or offset + length > self.fMemory.getLength():
+        if offset < 0 or length <= 0 or offset + length > self.fMemory._length:
             return kIOReturnBadArgument
-        memory = kernel_memory()
+        memory = self._kernel_memory or self._books()
         result = self._build(memory, offset, length, synchronize=synchronize, force=False)
         if result == kIOReturnSuccess:
             self.fActive = 1
@@ -463,7 +478,7 @@ class IODMACommand(IOCommand):
             return kIOReturnNotReady
         self.fActive -= 1
         if self.fActive == 0:
-            self._tear_down(kernel_memory(), synchronize=synchronize)
+            self._tear_down(self._kernel_memory or self._books(), synchronize=synchronize)
         return kIOReturnSuccess
 
     def synchronize(self, options: int) -> int:
@@ -475,7 +490,7 @@ class IODMACommand(IOCommand):
         preparation = self._preparation
         if self.fActive < 1 or preparation is None:
             return kIOReturnNotReady
-        memory = kernel_memory()
+        memory = self._kernel_memory or self._books()
         if options & self.kForceDoubleBuffer:
             if preparation.double_buffer:
                 return kIOReturnSuccess
@@ -533,10 +548,11 @@ class IODMACommand(IOCommand):
     ) -> int:
         """Build the preparation of ``[offset, +length)``, copy toward the device if
         asked, and book it."""
-        assert self.fMemory is not None
+        descriptor = self.fMemory
+        assert descriptor is not None
         result, preparation = build_preparation(
             memory,
-            self.fMemory.physical_runs(offset, length),
+            descriptor.physical_runs(offset, length),
             offset,
             length,
             self._limits,
@@ -547,30 +563,31 @@ class IODMACommand(IOCommand):
         if preparation is None:
             return result
         self._preparation = preparation
-        if synchronize:
-            preparation.synchronize(memory, TO_DEVICE, self._summary_direction, always=False)
-        if preparation.bounces:
+        if preparation.bounces:  # (nothing to copy otherwise)
+            if synchronize:
+                preparation.synchronize(memory, TO_DEVICE, self._summary_direction, always=False)
             memory.dma.bounced_prepares += 1
+        # Booked raw (every I/O prepares) and named only when a report is made: the
+        # command as it is now (its width and prepare count), the memory as it is
+        # when reported.
         memory.command_prepared(
             self,
-            PreparedCommand(
-                repr(self),
-                repr(self.fMemory),
-                offset,
-                length,
-                preparation.bounce_bytes,
-                caller_site(),
-                memory.scheduler.now,
-            ),
+            partial(self._description, self.fNumAddressBits, self.fActive),
+            descriptor,
+            offset,
+            length,
+            preparation.bounce_bytes,
+            caller_location(3),  # past _build and prepare (or synchronize), ours
         )
         return kIOReturnSuccess
 
     def _tear_down(self, memory: KernelMemory, *, synchronize: bool) -> None:
         preparation = self._preparation
         if preparation is not None:
-            if synchronize:
+            if synchronize and preparation.bounces:
                 preparation.synchronize(memory, TO_MEMORY, self._summary_direction, always=False)
-            preparation.release()
+            if preparation.copy is not None:
+                preparation.release()
             self._preparation = None
         memory.command_completed(self)
 
@@ -596,12 +613,18 @@ class IODMACommand(IOCommand):
         assert output is not None
         limits = self._limits
         bits = self.fNumAddressBits
+        runs, run_offsets = preparation.runs, preparation.run_offsets
         count, room = 0, numSegments.value
         while position < end and count < room:
-            address, length = preparation.extent(position, end)
+            # Preparation.extent, inlined: the bus run at position, to its end or ``end``
+            index = bisect.bisect_right(run_offsets, position) - 1
+            run_offset, address, length = runs[index]
+            address += position - run_offset
+            length = min(length - position + run_offset, end - position)
             if address + length - 1 > limits.max_address:
                 return kIOReturnMessageTooLarge
-            length = limits.cut(address, length)
+            if length > limits.max_segment_size or length & limits.align_mask_length:
+                length = limits.cut(address, length)  # (``cut`` changes nothing else)
             if preparation.cursor:
                 mask = limits.align_mask_internal if count else limits.align_mask
                 if address & mask or length & limits.align_mask_length:
@@ -619,13 +642,11 @@ class IODMACommand(IOCommand):
         numSegments.value = count
         return kIOReturnSuccess
 
-    def gen32IOVMSegments(self, offset: UInt64Ref, segments: Any, numSegments: UInt32Ref) -> int:
-        """``genIOVMSegments`` for a 32-bit output function (Host32/Big32/Little32)."""
-        return self.genIOVMSegments(offset, segments, numSegments)
-
-    def gen64IOVMSegments(self, offset: UInt64Ref, segments: Any, numSegments: UInt32Ref) -> int:
-        """``genIOVMSegments`` for a 64-bit output function (Host64/Big64/Little64)."""
-        return self.genIOVMSegments(offset, segments, numSegments)
+    #: ``genIOVMSegments`` for a 32-bit output function (Host32/Big32/Little32) and
+    #: for a 64-bit one (Host64/Big64/Little64): the output function sets the width,
+    #: so both are the same walk (aliases: a driver calls one per I/O).
+    gen32IOVMSegments = genIOVMSegments
+    gen64IOVMSegments = genIOVMSegments
 
     # -- bytes as the device sees them ------------------------------------------------------------
 
@@ -643,7 +664,7 @@ class IODMACommand(IOCommand):
         if self.fActive < 1 or preparation is None or offset < 0 or offset >= preparation.length:
             return 0
         length = min(length, preparation.length - offset, len(buffer))
-        view = kernel_memory().view
+        view = (self._kernel_memory or self._books()).view
         done = 0
         while done < length:
             address, run_length = preparation.extent(offset + done, offset + length)

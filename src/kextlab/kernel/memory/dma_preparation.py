@@ -74,7 +74,7 @@ def extent_of(runs: list[Run], offsets: list[int], position: int, end: int) -> t
     return address + inside, min(length - inside, end - position)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SegmentLimits:
     """A command's limits on the segments it gives (masks are alignment - 1)."""
 
@@ -105,21 +105,26 @@ class SegmentLimits:
         """Whether any segment of ``runs`` breaks the alignment (xnu's preflight)."""
         if not (self.align_mask or self.align_mask_length or self.align_mask_internal):
             return False
-        runs = coalesce_runs(runs)
-        offsets = [offset for offset, _, _ in runs]
-        position, index = 0, 0
-        while position < length:
-            address, extent = extent_of(runs, offsets, position, length)
-            extent = self.cut(address, extent)
-            mask = self.align_mask_internal if index else self.align_mask
-            if address & mask or extent & self.align_mask_length:
-                return True
-            position += extent
-            index += 1
+        if len(runs) > 1:
+            runs = coalesce_runs(runs)
+        # The runs cover [0, length) in order: walk them in turn, segment by segment.
+        index = 0
+        for run_offset, run_address, run_length in runs:
+            inside = 0
+            while inside < run_length and run_offset + inside < length:
+                address = run_address + inside
+                extent = min(run_length - inside, length - run_offset - inside)
+                if extent > self.max_segment_size or extent & self.align_mask_length:
+                    extent = self.cut(address, extent)  # (``cut`` changes nothing else)
+                mask = self.align_mask_internal if index else self.align_mask
+                if address & mask or extent & self.align_mask_length:
+                    return True
+                inside += extent
+                index += 1
         return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bounce:
     """Bytes of the prepared range that the device reaches in the copy buffer."""
 
@@ -131,6 +136,18 @@ class Bounce:
 
 class Preparation:
     """The bus view of one prepared range."""
+
+    __slots__ = (
+        "bounce_bytes",
+        "bounces",
+        "copy",
+        "cursor",
+        "double_buffer",
+        "length",
+        "offset",
+        "run_offsets",
+        "runs",
+    )
 
     def __init__(
         self,
@@ -145,21 +162,25 @@ class Preparation:
     ) -> None:
         self.offset = offset
         self.length = length
-        self.runs = coalesce_runs(runs)
-        self.run_offsets = [run_offset for run_offset, _, _ in self.runs]
+        if len(runs) == 1:  # the usual I/O: one run, nothing to merge
+            self.runs = runs
+            self.run_offsets = [runs[0][0]]
+        else:
+            self.runs = coalesce_runs(runs)
+            self.run_offsets = [run_offset for run_offset, _, _ in self.runs]
         #: Generated straight from the memory, with the limits checked as errors
         #: rather than bounced around (nothing needed bouncing, or kIterateOnly).
         self.cursor = cursor
         self.copy = copy
         self.bounces = list(bounces)
         self.double_buffer = double_buffer
+        #: Bytes the device reaches through the copy buffer.
+        self.bounce_bytes = 0
+        for bounce in self.bounces:
+            self.bounce_bytes += bounce.length
 
     def extent(self, position: int, end: int) -> tuple[int, int]:
         return extent_of(self.runs, self.run_offsets, position, end)
-
-    @property
-    def bounce_bytes(self) -> int:
-        return sum(bounce.length for bounce in self.bounces)
 
     def synchronize(
         self, memory: KernelMemory, toward: int, direction: int, *, always: bool
@@ -200,13 +221,15 @@ def build_preparation(
 ) -> tuple[int, Preparation | None]:
     """The preparation of ``[offset, +length)`` whose ``physical`` runs are given:
     an IOReturn, and the preparation on success.  Nothing is copied yet."""
+    limit = limits.max_address
     runs: list[Run] = []
     position = 0
+    out_of_reach = False
     for address, run_length in physical:
         runs.append((position, address, run_length))
+        if address + run_length - 1 > limit:
+            out_of_reach = True
         position += run_length
-    limit = limits.max_address
-    out_of_reach = any(address + run_length - 1 > limit for _, address, run_length in runs)
     misaligned = not iterate_only and limits.misaligned(runs, length)
     if iterate_only or not (out_of_reach or misaligned or force_double_buffer):
         return kIOReturnSuccess, Preparation(offset, length, runs, cursor=True)

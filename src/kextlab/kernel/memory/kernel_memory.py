@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -131,6 +131,10 @@ class DMAStatistics:
     bytes_bounced: int = 0  # bytes copied through bounce buffers, both directions
 
 
+#: A prepared command's entry in the books (see ``KernelMemory.command_prepared``).
+_PreparedEntry = tuple[Callable[[], str], object, int, int, int, tuple[str, int], int]
+
+
 class TrackedBuffer(Protocol):
     """What the registry asks of a live buffer descriptor."""
 
@@ -146,21 +150,38 @@ def format_records(records: Iterable[object]) -> str:
     return "\n".join(f"  {record}" for record in records)
 
 
-def caller_site() -> str:
-    """``file:line`` of the innermost caller outside ``kextlab.kernel.memory``."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(_PACKAGE):
+def caller_location(depth: int = 1) -> tuple[str, int]:
+    """File name and line of the innermost caller outside ``kextlab.kernel.memory``,
+    to be formatted by ``format_location`` when a report needs it.  A caller that
+    knows how many of its own frames lie above it says so with ``depth`` (1: start
+    the search at the caller's frame)."""
+    frame = sys._getframe(depth)
+    while frame.f_globals.get("__name__", "").startswith(_PACKAGE):
         back = frame.f_back
         if back is None:
             break
         frame = back
-    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"  # hot: no pathlib
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def format_location(location: tuple[str, int]) -> str:
+    """``file:line`` of a ``caller_location``."""
+    return f"{os.path.basename(location[0])}:{location[1]}"
+
+
+def caller_site() -> str:
+    """``file:line`` of the innermost caller outside ``kextlab.kernel.memory``."""
+    return format_location(caller_location())
 
 
 def check_may_allocate(operation: str) -> None:
     """Raise ``InterruptContextViolation`` if the caller may not block (an allocation
     that can wait, ``Z_WAITOK``, panics in interrupt context on a real kernel)."""
-    scheduler = current_scheduler()
+    check_may_allocate_in(current_scheduler(), operation)
+
+
+def check_may_allocate_in(scheduler: Scheduler | None, operation: str) -> None:
+    """``check_may_allocate`` for a caller that has looked up its scheduler already."""
     if scheduler is not None and scheduler.context is not Context.EVENT:
         scheduler.current_waiter(operation)
 
@@ -180,7 +201,9 @@ class KernelMemory:
         self._allocations: dict[int, Allocation] = {}
         self._freed: OrderedDict[int, Allocation] = OrderedDict()
         self._buffers: dict[TrackedBuffer, tuple[str, int]] = {}
-        self._commands: dict[object, PreparedCommand] = {}
+        #: Prepared commands: what ``prepared()`` reports of each, recorded raw at
+        #: every ``prepare`` (once per I/O) and formatted only when a report asks.
+        self._commands: dict[object, _PreparedEntry] = {}
         #: ``IOMallocContiguous`` allocations made as buffer descriptors, by address.
         self.contiguous_buffers: dict[int, IOBufferMemoryDescriptor] = {}
         self.dma = DMAStatistics()
@@ -310,14 +333,39 @@ class KernelMemory:
             for buffer, (site, time) in self._buffers.items()
         ]
 
-    def command_prepared(self, command: object, record: PreparedCommand) -> None:
-        self._commands[command] = record
+    def command_prepared(
+        self,
+        command: object,
+        describe: Callable[[], str],
+        memory: object,
+        offset: int,
+        length: int,
+        bounce_bytes: int,
+        location: tuple[str, int],
+    ) -> None:
+        """Book a preparation: ``describe`` names the command as it was prepared,
+        ``memory`` is named as it is when reported, ``location`` is the caller's
+        ``caller_location()``."""
+        self._commands[command] = (
+            describe,
+            memory,
+            offset,
+            length,
+            bounce_bytes,
+            location,
+            self.scheduler.now,
+        )
 
     def command_completed(self, command: object) -> None:
         self._commands.pop(command, None)
 
     def prepared(self) -> list[PreparedCommand]:
-        return list(self._commands.values())
+        return [
+            PreparedCommand(
+                describe(), repr(memory), offset, length, bounce, format_location(location), time
+            )
+            for describe, memory, offset, length, bounce, location, time in self._commands.values()
+        ]
 
 
 _ZEROS = bytes(1 << 16)

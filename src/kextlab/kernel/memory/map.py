@@ -57,6 +57,9 @@ class IOMemoryMap(OSObject):
         self._offset = offset
         self._options = options
         self._mapped = True
+        #: Whether writes are allowed: mapped and not ``kIOMapReadOnly`` (``unmap``
+        #: and ``free`` clear it with ``_mapped``).
+        self._writable = not options & kIOMapReadOnly
         io_space = memory.in_io_space()
         self._read = machine.io_read if io_space else machine.read
         self._write = machine.io_write if io_space else machine.write
@@ -100,13 +103,17 @@ class IOMemoryMap(OSObject):
 
     def unmap(self) -> int:
         """Remove the mapping: later accesses through it are errors."""
-        self._mapped = False
+        self._mapped = self._writable = False
         return kIOReturnSuccess
 
     def is_mapped(self) -> bool:
         return self._mapped
 
     # -- register accessors -------------------------------------------------------------------
+    #
+    # Every driver register access comes through here: each accessor checks the
+    # access inline (mapped, inside, naturally aligned; writable for writes) and makes
+    # one call, to the machine.  ``_check`` and ``_check_write`` name what is wrong.
 
     def _check(self, offset: int, size: int) -> int:
         if not self._mapped:
@@ -131,30 +138,51 @@ class IOMemoryMap(OSObject):
         return address
 
     def ioRead8(self, offset: int) -> int:
+        if self._mapped and 0 <= offset < self._length:
+            return self._read(self._base + offset, 1)
         return self._read(self._check(offset, 1), 1)
 
     def ioRead16(self, offset: int) -> int:
+        if self._mapped and 0 <= offset <= self._length - 2 and not offset & 1:
+            return self._read(self._base + offset, 2)
         return self._read(self._check(offset, 2), 2)
 
     def ioRead32(self, offset: int) -> int:
+        if self._mapped and 0 <= offset <= self._length - 4 and not offset & 3:
+            return self._read(self._base + offset, 4)
         return self._read(self._check(offset, 4), 4)
 
     def ioRead64(self, offset: int) -> int:
+        if self._mapped and 0 <= offset <= self._length - 8 and not offset & 7:
+            return self._read(self._base + offset, 8)
         return self._read(self._check(offset, 8), 8)
 
     def ioWrite8(self, offset: int, value: int) -> None:
-        self._write(self._check_write(offset, 1), 1, value & 0xFF)
+        if self._writable and 0 <= offset < self._length:
+            self._write(self._base + offset, 1, value & 0xFF)
+        else:
+            self._write(self._check_write(offset, 1), 1, value & 0xFF)
 
     def ioWrite16(self, offset: int, value: int) -> None:
-        self._write(self._check_write(offset, 2), 2, value & 0xFFFF)
+        if self._writable and 0 <= offset <= self._length - 2 and not offset & 1:
+            self._write(self._base + offset, 2, value & 0xFFFF)
+        else:
+            self._write(self._check_write(offset, 2), 2, value & 0xFFFF)
 
     def ioWrite32(self, offset: int, value: int) -> None:
-        self._write(self._check_write(offset, 4), 4, value & 0xFFFF_FFFF)
+        if self._writable and 0 <= offset <= self._length - 4 and not offset & 3:
+            self._write(self._base + offset, 4, value & 0xFFFF_FFFF)
+        else:
+            self._write(self._check_write(offset, 4), 4, value & 0xFFFF_FFFF)
 
     def ioWrite64(self, offset: int, value: int) -> None:
-        self._write(self._check_write(offset, 8), 8, value & 0xFFFF_FFFF_FFFF_FFFF)
+        mask = 0xFFFF_FFFF_FFFF_FFFF
+        if self._writable and 0 <= offset <= self._length - 8 and not offset & 7:
+            self._write(self._base + offset, 8, value & mask)
+        else:
+            self._write(self._check_write(offset, 8), 8, value & mask)
 
     def free(self) -> None:
-        self._mapped = False
+        self._mapped = self._writable = False
         self._memory.release()
         super().free()
