@@ -594,28 +594,38 @@ class IOSCSIBlockCommandsDevice(
         if not built:
             self.ReleaseSCSITask(request)
             return kIOReturnBadArgument
-        request.SetApplicationLayerReference(clientData)
+        # The task's application reference, attribute and tag, written directly (one
+        # family; every READ and WRITE comes here).
+        request._references[1] = clientData
         if self.fCMDQUE:
-            request.SetTaskAttribute(kSCSITask_SIMPLE)
-            request.SetTaggedTaskIdentifier(self.GetUniqueTagID())
+            request._task_attribute = kSCSITask_SIMPLE
+            request._tag = self.GetUniqueTagID()
         self.SendCommand(request, timeout, IOSCSIBlockCommandsDevice.AsyncReadWriteComplete)
         return kIOReturnSuccess
 
     @staticmethod
     def AsyncReadWriteComplete(request: SCSITask) -> None:
         """The completion of every READ and WRITE: back to the task's owner."""
-        owner = request.GetTaskOwner()
+        owner = request._owner  # its ``GetTaskOwner`` (one family, every READ and WRITE)
         if isinstance(owner, IOSCSIBlockCommandsDevice):
             owner.AsyncReadWriteCompletion(request)
 
     def AsyncReadWriteCompletion(self, completedTask: SCSITask) -> None:
-        clientData = completedTask.GetApplicationLayerReference()
-        status = io_status_of(completedTask)
-        actual = completedTask.GetRealizedDataTransferCount() if status == kIOReturnSuccess else 0
-        if status != kIOReturnSuccess or (
-            completedTask.GetTaskStatus() == kSCSITaskStatus_CHECK_CONDITION
+        # The completed task's fields read directly (one family, every READ and WRITE);
+        # a command that completed GOOD needs no more of ``io_status_of``.
+        clientData = completedTask._references[1]
+        task_status = completedTask._task_status
+        if (
+            task_status == kSCSITaskStatus_GOOD
+            and completedTask._service_response == kSCSIServiceResponse_TASK_COMPLETE
         ):
-            self.log_failed_command(completedTask, status)
+            status = kIOReturnSuccess
+            actual = completedTask._realized
+        else:
+            status = io_status_of(completedTask)
+            actual = completedTask._realized if status == kIOReturnSuccess else 0
+            if status != kIOReturnSuccess or task_status == kSCSITaskStatus_CHECK_CONDITION:
+                self.log_failed_command(completedTask, status)
         IOBlockStorageServices.AsyncReadWriteComplete(clientData, status, actual)
         self.ReleaseSCSITask(completedTask)
 

@@ -23,9 +23,12 @@ Threading rules: none; a builder only writes the task it is given.
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING, Final
 
 from kextlab.families.scsi.definitions import (
+    kSCSICDBSize_10Byte,
+    kSCSICDBSize_16Byte,
     kSCSICmd_GET_CONFIGURATION,
     kSCSICmd_INQUIRY,
     kSCSICmd_MODE_SELECT_6,
@@ -82,6 +85,13 @@ def IsBufferAndCapacityValid(dataBuffer: IOMemoryDescriptor | None, requiredSize
     return dataBuffer is not None and dataBuffer.getLength() >= requiredSize
 
 
+#: The 10- and 16-byte READ and WRITE CDBs (SBC-3 §5.11, §5.13, §5.32, §5.34): operation
+#: code, flags, LOGICAL BLOCK ADDRESS, (GROUP NUMBER,) TRANSFER LENGTH, CONTROL; the
+#: 10-byte ones padded with zeros to the task's 16-byte block.
+_CDB_10 = struct.Struct(">BBIBHB6x")
+_CDB_16 = struct.Struct(">BBQIBB")
+
+
 def _be(value: int, size: int) -> tuple[int, ...]:
     """``value`` as ``size`` big-endian bytes, each an int (how CDBs are written)."""
     return tuple(value.to_bytes(size, "big"))
@@ -106,10 +116,11 @@ class SCSIPrimaryCommands(OSObject):
     ) -> bool:
         if transferCountInBytes and dataBuffer is None:
             return False
-        request.SetTimeoutDuration(timeoutDuration)
-        request.SetDataTransferDirection(dataTransferDirection)
-        request.SetDataBuffer(dataBuffer)
-        request.SetRequestedDataTransferCount(transferCountInBytes)
+        # The task's four setters, written directly (one family; every command comes here).
+        request._timeout = timeoutDuration
+        request._direction = dataTransferDirection
+        request._data_buffer = dataBuffer
+        request._requested = transferCountInBytes
         return True
 
     # -- SPC ---------------------------------------------------------------------------------
@@ -330,22 +341,21 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
             and 0 <= LOGICAL_BLOCK_ADDRESS <= kSCSICmdFieldMask4Byte
             and 0 <= TRANSFER_LENGTH <= kSCSICmdFieldMask2Byte
             and 0 <= CONTROL <= kSCSICmdFieldMask1Byte
-            and IsBufferAndCapacityValid(dataBuffer, transferCount)
+            and dataBuffer is not None  # ``IsBufferAndCapacityValid``, inline
+            and dataBuffer.getLength() >= transferCount
         ):
             return False
-        lba = LOGICAL_BLOCK_ADDRESS  # written out byte by byte: this is the hot path
-        request.SetCommandDescriptorBlock(
+        # The hot path: the CDB packed whole as the task's block (its
+        # ``SetCommandDescriptorBlock``; the pad bytes are the unused ones, zero).
+        request._cdb = _CDB_10.pack(
             kSCSICmd_READ_10,
             (DPO << 4) | (FUA << 3) | RELADR,
-            lba >> 24,
-            (lba >> 16) & 0xFF,
-            (lba >> 8) & 0xFF,
-            lba & 0xFF,
+            LOGICAL_BLOCK_ADDRESS,
             0x00,
-            TRANSFER_LENGTH >> 8,
-            TRANSFER_LENGTH & 0xFF,
+            TRANSFER_LENGTH,
             CONTROL,
         )
+        request._cdb_size = kSCSICDBSize_10Byte
         return self.SetDataTransferControl(
             request, 0, kSCSIDataTransfer_FromTargetToInitiator, dataBuffer, transferCount
         )
@@ -371,22 +381,21 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
             and 0 <= LOGICAL_BLOCK_ADDRESS <= kSCSICmdFieldMask4Byte
             and 0 <= TRANSFER_LENGTH <= kSCSICmdFieldMask2Byte
             and 0 <= CONTROL <= kSCSICmdFieldMask1Byte
-            and IsBufferAndCapacityValid(dataBuffer, transferCount)
+            and dataBuffer is not None  # ``IsBufferAndCapacityValid``, inline
+            and dataBuffer.getLength() >= transferCount
         ):
             return False
-        lba = LOGICAL_BLOCK_ADDRESS  # written out byte by byte: this is the hot path
-        request.SetCommandDescriptorBlock(
+        # The hot path: the CDB packed whole as the task's block (its
+        # ``SetCommandDescriptorBlock``; the pad bytes are the unused ones, zero).
+        request._cdb = _CDB_10.pack(
             kSCSICmd_WRITE_10,
             (DPO << 4) | (FUA << 3) | (EBP << 2) | RELADR,
-            lba >> 24,
-            (lba >> 16) & 0xFF,
-            (lba >> 8) & 0xFF,
-            lba & 0xFF,
+            LOGICAL_BLOCK_ADDRESS,
             0x00,
-            TRANSFER_LENGTH >> 8,
-            TRANSFER_LENGTH & 0xFF,
+            TRANSFER_LENGTH,
             CONTROL,
         )
+        request._cdb_size = kSCSICDBSize_10Byte
         return self.SetDataTransferControl(
             request, 0, kSCSIDataTransfer_FromInitiatorToTarget, dataBuffer, transferCount
         )
@@ -414,17 +423,20 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
             and 0 <= TRANSFER_LENGTH <= kSCSICmdFieldMask4Byte
             and 0 <= GROUP_NUMBER <= kSCSICmdFieldMask5Bit
             and 0 <= CONTROL <= kSCSICmdFieldMask1Byte
-            and IsBufferAndCapacityValid(dataBuffer, transferCount)
+            and dataBuffer is not None  # ``IsBufferAndCapacityValid``, inline
+            and dataBuffer.getLength() >= transferCount
         ):
             return False
-        request.SetCommandDescriptorBlock(
+        # The CDB packed whole as the task's block (its ``SetCommandDescriptorBlock``).
+        request._cdb = _CDB_16.pack(
             kSCSICmd_READ_16,
             (RDPROTECT << 5) | (DPO << 4) | (FUA << 3) | (FUA_NV << 1),
-            *_be(LOGICAL_BLOCK_ADDRESS, 8),
-            *_be(TRANSFER_LENGTH, 4),
+            LOGICAL_BLOCK_ADDRESS,
+            TRANSFER_LENGTH,
             GROUP_NUMBER,
             CONTROL,
         )
+        request._cdb_size = kSCSICDBSize_16Byte
         return self.SetDataTransferControl(
             request, 0, kSCSIDataTransfer_FromTargetToInitiator, dataBuffer, transferCount
         )
@@ -452,17 +464,20 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
             and 0 <= TRANSFER_LENGTH <= kSCSICmdFieldMask4Byte
             and 0 <= GROUP_NUMBER <= kSCSICmdFieldMask5Bit
             and 0 <= CONTROL <= kSCSICmdFieldMask1Byte
-            and IsBufferAndCapacityValid(dataBuffer, transferCount)
+            and dataBuffer is not None  # ``IsBufferAndCapacityValid``, inline
+            and dataBuffer.getLength() >= transferCount
         ):
             return False
-        request.SetCommandDescriptorBlock(
+        # The CDB packed whole as the task's block (its ``SetCommandDescriptorBlock``).
+        request._cdb = _CDB_16.pack(
             kSCSICmd_WRITE_16,
             (WRPROTECT << 5) | (DPO << 4) | (FUA << 3) | (FUA_NV << 1),
-            *_be(LOGICAL_BLOCK_ADDRESS, 8),
-            *_be(TRANSFER_LENGTH, 4),
+            LOGICAL_BLOCK_ADDRESS,
+            TRANSFER_LENGTH,
             GROUP_NUMBER,
             CONTROL,
         )
+        request._cdb_size = kSCSICDBSize_16Byte
         return self.SetDataTransferControl(
             request, 0, kSCSIDataTransfer_FromInitiatorToTarget, dataBuffer, transferCount
         )

@@ -317,8 +317,12 @@ class IOSCSILogicalUnitNub(IOSCSIPeripheralDeviceNub):
         number.release()
 
     def ExecuteCommand(self, request: SCSITask) -> None:
-        request.SetLogicalUnitNumber(self.fLogicalUnitNumber)
-        self._protocol().ExecuteCommand(request)
+        # the task's ``SetLogicalUnitNumber`` and our ``_protocol``, inline: every command
+        request._logical_unit = self.fLogicalUnitNumber
+        request._logical_unit_bytes = None
+        provider = self.fProvider
+        assert provider is not None, "IOSCSILogicalUnitNub used before start"
+        provider.ExecuteCommand(request)
 
 
 __all__ = [

@@ -82,6 +82,8 @@ from kextlab.families.scsi.definitions import (
     kIOPropertySCSIVendorIdentification,
     kIOPropertyVendorNameKey,
     kIOPropertyWriteTimeOutDurationKey,
+    kSCSICDBSize_6Byte,
+    kSCSICDBSize_Maximum,
     kSCSICmd_REQUEST_SENSE,
     kSCSIProtocolFeature_MaximumReadBlockTransferCount,
     kSCSIProtocolFeature_MaximumReadTransferByteCount,
@@ -123,6 +125,12 @@ if TYPE_CHECKING:
 
 #: Released tasks kept for reuse (ours; Apple allocates one per command).
 TASK_POOL_SIZE: Final = 64
+#: The REQUEST SENSE every command carries for autosense, as the task's 16-byte
+#: autosense block (``SetAutosenseCommand(kSCSICmd_REQUEST_SENSE, 0, 0, 0,
+#: kSenseDefaultSize, 0)``: 6 bytes, the rest zero).
+_REQUEST_SENSE_BLOCK: Final = bytes(
+    (kSCSICmd_REQUEST_SENSE, 0, 0, 0, kSenseDefaultSize, 0)
+) + bytes(kSCSICDBSize_Maximum - kSCSICDBSize_6Byte)
 
 
 def _string_property(service: IOService | None, key: str) -> OSString | None:
@@ -401,7 +409,20 @@ class IOSCSIPrimaryCommandsDevice(IOSCSIProtocolInterface, IOSCSIPrimaryCommands
         wait for it and answer its service response (kernel threads only); with one,
         return at once: ``taskCompletion(request)`` runs when it is done."""
         if taskCompletion is not None:
-            self._send_asynchronously(request, timeoutDuration, taskCompletion)
+            # Asynchronous (every READ and WRITE): the task's completion, timeout and
+            # autosense command written directly (one family; its setters' effect).
+            request._completion = taskCompletion
+            protocol = self.fProtocolDriver
+            if not self.fProtocolAccessEnabled or protocol is None:
+                request._service_response = kSCSIServiceResponse_SERVICE_DELIVERY_OR_TARGET_FAILURE
+                request._task_status = kSCSITaskStatus_No_Status
+                taskCompletion(request)  # its ``TaskCompletedNotification``
+                return None
+            request._timeout = timeoutDuration
+            request._autosense_cdb = _REQUEST_SENSE_BLOCK  # ``SetAutosenseCommand``
+            request._autosense_cdb_size = kSCSICDBSize_6Byte
+            request._autosense_requested = True
+            protocol.ExecuteCommand(request)
             return None
         gate = self.fCommandGate
         protocol = self.fProtocolDriver
@@ -421,20 +442,6 @@ class IOSCSIPrimaryCommandsDevice(IOSCSIProtocolInterface, IOSCSIPrimaryCommands
             if self._stopping and not self._synchronous_waiters:
                 gate.commandWakeup(self._drained_event)
         return request.GetServiceResponse()
-
-    def _send_asynchronously(
-        self, request: SCSITask, timeoutDuration: int, taskCompletion: SCSITaskCompletion
-    ) -> None:
-        request.SetTaskCompletionCallback(taskCompletion)
-        protocol = self.fProtocolDriver
-        if not self.fProtocolAccessEnabled or protocol is None:
-            request.SetServiceResponse(kSCSIServiceResponse_SERVICE_DELIVERY_OR_TARGET_FAILURE)
-            request.SetTaskStatus(kSCSITaskStatus_No_Status)
-            request.TaskCompletedNotification()
-            return
-        request.SetTimeoutDuration(timeoutDuration)
-        request.SetAutosenseCommand(kSCSICmd_REQUEST_SENSE, 0, 0, 0, kSenseDefaultSize, 0)
-        protocol.ExecuteCommand(request)
 
     @staticmethod
     def TaskCallback(completedTask: SCSITask) -> None:

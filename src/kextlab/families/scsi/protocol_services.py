@@ -146,11 +146,13 @@ class IOSCSIProtocolServices(IOSCSIProtocolInterface):
         if not self.fAllowServiceRequests:
             self.RejectTask(request)
             return
-        request.SetTaskState(kSCSITaskState_ENABLED)
-        request.SetTaskExecutionMode(kSCSITaskMode_CommandExecution)
-        if self.fRequiresAutosenseDescriptor and request.IsAutosenseRequested():
+        # The task's state and mode written, its autosense request read, directly (one
+        # family: see ``task``); the queue appended to in place (``AddSCSITaskToQueue``).
+        request._task_state = kSCSITaskState_ENABLED
+        request._execution_mode = kSCSITaskMode_CommandExecution
+        if self.fRequiresAutosenseDescriptor and request._autosense_requested:
             request.EnsureAutosenseDescriptorExists()
-        self.AddSCSITaskToQueue(request)
+        self._queue.append(request)
         self.SendSCSITasksFromQueue()
 
     # -- the queue ---------------------------------------------------------------------------
@@ -186,18 +188,18 @@ class IOSCSIProtocolServices(IOSCSIProtocolInterface):
 
     def SendSCSITasksFromQueue(self) -> None:
         """Send queued tasks until the queue is empty or the transport refuses one."""
-        response, status = self._response, self._status
-        while self._queue:
+        queue, response, status = self._queue, self._response, self._status
+        while queue:
             if self.fSemaphore & kSCSITaskQueueBusyMask:
                 return  # someone else drives the queue
             self.fSemaphore |= kSCSITaskQueueBusyMask
             drained = False
             while True:
                 self.fSemaphore &= ~kSCSITaskQueueCompletionMask
-                victim = self.RetrieveNextSCSITaskFromQueue()
-                if victim is None:
+                if not queue:  # ``RetrieveNextSCSITaskFromQueue``, inline
                     drained = True
                     break
+                victim = queue.popleft()
                 response.value = kSCSIServiceResponse_Request_In_Process
                 status.value = kSCSITaskStatus_No_Status
                 if not self.SendSCSICommand(victim, response, status):
@@ -234,26 +236,26 @@ class IOSCSIProtocolServices(IOSCSIProtocolInterface):
             return
         self.fSemaphore |= kSCSITaskQueueCompletionMask
         self.ProcessCompletedTask(request, serviceResponse, taskStatus)
-        self.SendSCSITasksFromQueue()
+        if self._queue:  # ``SendSCSITasksFromQueue`` has nothing to do otherwise
+            self.SendSCSITasksFromQueue()
 
     def ProcessCompletedTask(
         self, request: SCSITask, serviceResponse: int, taskStatus: int
     ) -> None:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            request.SetServiceResponse(serviceResponse)
-            if serviceResponse == kSCSIServiceResponse_TASK_COMPLETE:
-                request.SetTaskStatus(taskStatus)
-                if (
-                    taskStatus == kSCSITaskStatus_CHECK_CONDITION
-                    and request.IsAutosenseRequested()
-                    and request.GetAutoSenseData() is None
-                    and request.GetAutosenseDataBuffer() is not None
-                ):
-                    request.SetTaskExecutionMode(kSCSITaskMode_Autosense)
-                    self.AddSCSITaskToHeadOfQueue(request)
-                    return  # the client hears of it after the REQUEST SENSE
-            else:
-                request.SetTaskStatus(taskStatus)
+        # The task's mode, response and status, directly (one family: see ``task``).
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            request._service_response = serviceResponse
+            request._task_status = taskStatus
+            if (
+                taskStatus == kSCSITaskStatus_CHECK_CONDITION
+                and serviceResponse == kSCSIServiceResponse_TASK_COMPLETE
+                and request._autosense_requested
+                and request.GetAutoSenseData() is None
+                and request.GetAutosenseDataBuffer() is not None
+            ):
+                request._execution_mode = kSCSITaskMode_Autosense
+                self.AddSCSITaskToHeadOfQueue(request)
+                return  # the client hears of it after the REQUEST SENSE
         elif (
             serviceResponse == kSCSIServiceResponse_TASK_COMPLETE
             and taskStatus == kSCSITaskStatus_GOOD
@@ -272,9 +274,11 @@ class IOSCSIProtocolServices(IOSCSIProtocolInterface):
         self._finish(request)
 
     def _finish(self, request: SCSITask) -> None:
-        request.SetTaskState(kSCSITaskState_ENDED)
+        request._task_state = kSCSITaskState_ENDED  # its ``SetTaskState``, directly
         self.release()  # the retain ExecuteCommand took
-        request.TaskCompletedNotification()
+        callback = request._completion  # its ``TaskCompletedNotification``, inline
+        if callback is not None:
+            callback(request)
 
     # -- device state ------------------------------------------------------------------------
 
@@ -335,52 +339,56 @@ class IOSCSIProtocolServices(IOSCSIProtocolInterface):
 
     # -- mode-aware task accessors (the command, or its REQUEST SENSE) ------------------------
 
+    # These read the task's mode and fields directly (one family: see ``task``).
+
     @staticmethod
     def GetCommandDescriptorBlockSize(request: SCSITask) -> int:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            return request.GetCommandDescriptorBlockSize()
-        return request.GetAutosenseCommandDescriptorBlockSize()
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            return request._cdb_size
+        return request._autosense_cdb_size
 
     @staticmethod
     def GetCommandDescriptorBlock(request: SCSITask) -> bytes:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
             return request.GetCommandDescriptorBlock()
         return request.GetAutosenseCommandDescriptorBlock()
 
     @staticmethod
     def GetDataTransferDirection(request: SCSITask) -> int:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            return request.GetDataTransferDirection()
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            return request._direction
         return request.GetAutosenseDataTransferDirection()
 
     @staticmethod
     def GetRequestedDataTransferCount(request: SCSITask) -> int:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            return request.GetRequestedDataTransferCount()
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            return request._requested
         return request.GetAutosenseRequestedDataTransferCount()
 
     @staticmethod
     def SetRealizedDataTransferCount(request: SCSITask, newRealizedDataCount: int) -> bool:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            return request.SetRealizedDataTransferCount(newRealizedDataCount)
-        return request.SetAutosenseRealizedDataCount(newRealizedDataCount)
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            request._realized = newRealizedDataCount
+        else:
+            request._autosense_realized = newRealizedDataCount
+        return True
 
     @staticmethod
     def GetRealizedDataTransferCount(request: SCSITask) -> int:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            return request.GetRealizedDataTransferCount()
-        return request.GetAutosenseRealizedDataCount()
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            return request._realized
+        return request._autosense_realized
 
     @staticmethod
     def GetDataBuffer(request: SCSITask) -> IOMemoryDescriptor | None:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            return request.GetDataBuffer()
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            return request._data_buffer
         return request.GetAutosenseDataBuffer()
 
     @staticmethod
     def GetDataBufferOffset(request: SCSITask) -> int:
-        if request.GetTaskExecutionMode() == kSCSITaskMode_CommandExecution:
-            return request.GetDataBufferOffset()
+        if request._execution_mode == kSCSITaskMode_CommandExecution:
+            return request._data_offset
         return 0
 
 

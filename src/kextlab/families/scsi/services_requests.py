@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from kextlab.families.scsi.outcomes import is_final
+from kextlab.families.scsi.outcomes import FINAL_STATUSES
 from kextlab.families.storage.block_storage_driver import IOBlockStorageDriver
 from kextlab.families.storage.storage import IOStorage
 from kextlab.kernel.ioreturn import kIOReturnNotAttached, kIOReturnSuccess
@@ -124,7 +124,7 @@ class ServicesRequests:
         self, clientData: BlockServicesClientData, status: int, actualByteCount: int
     ) -> None:
         """The SCSI driver's report on a request: send it again, or complete it."""
-        if not is_final(status) and clientData.retriesLeft > 0:
+        if status not in FINAL_STATUSES and clientData.retriesLeft > 0:  # ``is_final``, inline
             clientData.retriesLeft -= 1
             self._count_retry(clientData)
             if self.issue(clientData) == kIOReturnSuccess:

@@ -212,8 +212,11 @@ class IOSCSITargetDevice(ProviderForwarding, IOSCSIProtocolInterface):
     # -- forwarding to the protocol ------------------------------------------------------------
 
     def ExecuteCommand(self, request: SCSITask) -> None:
-        request.SetTargetLayerReference(self)
-        self._protocol().ExecuteCommand(request)
+        # the task's ``SetTargetLayerReference`` and our ``_protocol``, inline: every command
+        request._references[2] = self
+        provider = self.fProvider
+        assert provider is not None, "IOSCSITargetDevice used before start"
+        provider.ExecuteCommand(request)
 
     # -- commands ------------------------------------------------------------------------------
 

@@ -26,6 +26,11 @@ succeeds, ``SetAutosenseIsValid(True)`` copies the sense from the descriptor.
 (Apple aliases one buffer; kextlab's sense buffer is a Python ``bytearray`` and its
 descriptor lives in the machine's memory, so the copy stands in for the alias.)
 
+Within the SCSI family, the code that builds, sends and completes a task on the I/O
+path (the command sets, the protocol services, the parallel task) reads and writes
+these fields directly, each place commented: a task goes through some forty accessor
+calls per command otherwise.  Drivers, HBAs and user clients use the accessors.
+
 Threading rules: a task belongs to whoever holds it (its owner between commands,
 the protocol layer while it is active); nothing here blocks or takes locks.  The
 completion callback is called by the protocol layer in whatever context the task
@@ -68,6 +73,8 @@ SCSITaskCompletion = Callable[["SCSITask"], None]
 _CDB_SIZES = (kSCSICDBSize_6Byte, kSCSICDBSize_10Byte, kSCSICDBSize_12Byte, kSCSICDBSize_16Byte)
 _ZERO_CDB = bytes(kSCSICDBSize_Maximum)
 _LUN_BYTES = 8
+#: The states of a task that is not active (new, or ended): it may be reset.
+_IDLE_STATES = (kSCSITaskState_NEW_TASK, kSCSITaskState_ENDED)
 
 
 class SCSITask(IOCommand):
@@ -105,8 +112,10 @@ class SCSITask(IOCommand):
     def __init__(self) -> None:
         super().__init__()
         self._owner: OSObject | None = None
-        self._cdb = bytearray(kSCSICDBSize_Maximum)
-        self._autosense_cdb = bytearray(kSCSICDBSize_Maximum)
+        # The CDBs are immutable 16-byte blocks, replaced whole: resetting one is a
+        # store, and ``GetCommandDescriptorBlock`` hands it out without a copy.
+        self._cdb = _ZERO_CDB
+        self._autosense_cdb = _ZERO_CDB
         self._sense = bytearray(kSenseDefaultSize)
         self._autosense_descriptor: IOBufferMemoryDescriptor | None = None
         self._task_state = kSCSITaskState_NEW_TASK
@@ -116,7 +125,7 @@ class SCSITask(IOCommand):
         self._logical_unit_bytes: bytes | None = None
         self._data_buffer: IOMemoryDescriptor | None = None
         self._completion: SCSITaskCompletion | None = None
-        self._reset()
+        self.ResetForNewTask()
 
     @classmethod
     def create(cls, owner: OSObject | None = None) -> SCSITask:
@@ -147,7 +156,7 @@ class SCSITask(IOCommand):
     def __repr__(self) -> str:
         size = self._cdb_size
         return (
-            f"<SCSITask {bytes(self._cdb[:size]).hex(' ') or '-'} lun {self._logical_unit} "
+            f"<SCSITask {self._cdb[:size].hex(' ') or '-'} lun {self._logical_unit} "
             f"state {self._task_state} response {self._service_response} "
             f"status {self._task_status:#04x}>"
         )
@@ -169,19 +178,15 @@ class SCSITask(IOCommand):
     def ResetForNewTask(self) -> bool:
         """Clear the task for its next command; False (and nothing changed) while the
         task is active."""
-        if self.IsTaskActive():
+        if self._task_state not in _IDLE_STATES:  # ``IsTaskActive``, inline: every command
             return False
-        self._reset()
-        return True
-
-    def _reset(self) -> None:
         self._task_attribute = kSCSITask_SIMPLE
         self._tag = kSCSIUntaggedTaskIdentifier
         self._task_state = kSCSITaskState_NEW_TASK
         self._task_status = kSCSITaskStatus_GOOD
         self._logical_unit = 0
         self._logical_unit_bytes = None
-        self._cdb[:] = _ZERO_CDB
+        self._cdb = _ZERO_CDB
         self._cdb_size = 0
         self._direction = 0
         self._data_buffer = None
@@ -194,14 +199,15 @@ class SCSITask(IOCommand):
         references = self._references
         references[0] = references[1] = None
         self._autosense_requested = False
-        self._autosense_cdb[:] = _ZERO_CDB
+        self._autosense_cdb = _ZERO_CDB
         self._autosense_cdb_size = 0
         self._autosense_valid = False
         self._autosense_realized = 0
+        return True
 
     def IsTaskActive(self) -> bool:
         """True unless the task is new or ended."""
-        return self._task_state not in (kSCSITaskState_NEW_TASK, kSCSITaskState_ENDED)
+        return self._task_state not in _IDLE_STATES
 
     # -- addressing and attributes -----------------------------------------------------------
 
@@ -271,9 +277,7 @@ class SCSITask(IOCommand):
         size = len(cdbBytes)
         if size not in _CDB_SIZES:
             raise TypeError(f"SetCommandDescriptorBlock takes 6, 10, 12 or 16 bytes, not {size}")
-        cdb = self._cdb
-        cdb[:size] = bytes(cdbBytes)
-        cdb[size:] = _ZERO_CDB[size:]
+        self._cdb = bytes(cdbBytes).ljust(kSCSICDBSize_Maximum, b"\0")
         self._cdb_size = size
         return True
 
@@ -283,11 +287,11 @@ class SCSITask(IOCommand):
     def GetCommandDescriptorBlock(self) -> bytes:
         """The CDB as Apple's ``SCSICommandDescriptorBlock``: always 16 bytes, the
         unused ones zero (``GetCommandDescriptorBlockSize`` says how many count)."""
-        return bytes(self._cdb)
+        return self._cdb
 
     def command_bytes(self) -> bytes:
         """The CDB's own bytes (``GetCommandDescriptorBlockSize`` of them)."""
-        return bytes(self._cdb[: self._cdb_size])
+        return self._cdb[: self._cdb_size]
 
     # -- data --------------------------------------------------------------------------------
 
@@ -385,8 +389,7 @@ class SCSITask(IOCommand):
         in CHECK CONDITION without sense; asks for autosense."""
         if len(cdbBytes) != kSCSICDBSize_6Byte:
             raise TypeError(f"SetAutosenseCommand takes 6 bytes, not {len(cdbBytes)}")
-        self._autosense_cdb[:6] = bytes(cdbBytes)
-        self._autosense_cdb[6:] = _ZERO_CDB[6:]
+        self._autosense_cdb = bytes(cdbBytes).ljust(kSCSICDBSize_Maximum, b"\0")
         self._autosense_cdb_size = kSCSICDBSize_6Byte
         self._autosense_requested = True
         return True
@@ -410,7 +413,7 @@ class SCSITask(IOCommand):
         return self._autosense_cdb_size
 
     def GetAutosenseCommandDescriptorBlock(self) -> bytes:
-        return bytes(self._autosense_cdb)
+        return self._autosense_cdb
 
     def GetAutosenseDataTransferDirection(self) -> int:
         return kSCSIDataTransfer_FromTargetToInitiator

@@ -169,3 +169,24 @@ def test_the_other_commands_are_encoded_as_spc_4_and_sbc_3_lay_them_out(
     assert cdb(task) == bytes([0x91, 0x02, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0])
     assert task.GetDataTransferDirection() == kSCSIDataTransfer_NoDataTransfer
     sbc_set.release()
+
+
+def test_a_packed_read_or_write_cdb_fills_the_whole_16_byte_block(
+    task: SCSITask, buffer: IOBufferMemoryDescriptor
+) -> None:
+    """READ(10) and WRITE(10) pack their CDB whole: after a 16-byte command, the
+    block's unused six bytes are zero again, as ``SetCommandDescriptorBlock`` leaves
+    them, and the size says 10."""
+    sbc_set = SCSIBlockCommands()
+    assert sbc_set.READ_16(task, buffer, BLOCK, 0, 0, 0, 0, (1 << 40) + 7, 1, 0, 0)
+    assert sbc_set.READ_10(task, buffer, 8 * BLOCK, 0, 0, 0, 0x12345678, 8, 0)
+    assert task.GetCommandDescriptorBlockSize() == 10
+    assert task.GetCommandDescriptorBlock() == bytes(
+        Read10(sbc.READ_10, BLOCK, 0x12345678, 8).cdb
+    ) + bytes(6)
+    assert sbc_set.WRITE_16(task, buffer, BLOCK, 0, 0, 0, 0, 9, 1, 0, 0)
+    assert sbc_set.WRITE_10(task, buffer, BLOCK, 0, 0, 0, 0, 9, 1, 0)
+    assert task.GetCommandDescriptorBlock() == (
+        bytes(Write10(sbc.WRITE_10, BLOCK, 9, 1, bytes(BLOCK)).cdb) + bytes(6)
+    )
+    sbc_set.release()

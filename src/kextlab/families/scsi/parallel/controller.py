@@ -467,7 +467,9 @@ class IOSCSIParallelInterfaceController(ParallelTaskAccessors, IOService):
                 self.getName(),
             )
             returnTask.clearMemoryDescriptor(True)
-        returnTask.SetSCSITaskIdentifier(None)
+        # ``returnTask.SetSCSITaskIdentifier(None)``, inline (one package, every command)
+        returnTask.fSCSITask = None
+        returnTask._autosense = False
         pool = self.fParallelTaskPool
         if pool is not None:
             pool.give(returnTask)
@@ -488,7 +490,8 @@ class IOSCSIParallelInterfaceController(ParallelTaskAccessors, IOService):
     ) -> None:
         """The HBA finished ``parallelRequest`` (sense and realized count already
         set).  Enters the gate if the caller has not."""
-        if not self._in_gate():
+        loop = self.fWorkLoop
+        if loop is None or not loop.inGate():  # ``_in_gate``, inline
             gate = self.fControllerGate
             if gate is None:
                 return

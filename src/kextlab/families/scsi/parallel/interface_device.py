@@ -92,6 +92,8 @@ from kextlab.families.scsi.definitions import (
     kSCSIServiceResponse_Request_In_Process,
     kSCSIServiceResponse_SERVICE_DELIVERY_OR_TARGET_FAILURE,
     kSCSIServiceResponse_TASK_COMPLETE,
+    kSCSITaskMode_Autosense,
+    kSCSITaskMode_CommandExecution,
     kSCSITaskStatus_BUSY,
     kSCSITaskStatus_DeviceNotPresent,
     kSCSITaskStatus_No_Status,
@@ -463,13 +465,23 @@ class IOSCSIParallelInterfaceDevice(IOSCSIProtocolServices):
         controller = self.fController
         if controller is None or self.isInactive():
             return False
-        parallel = controller.GetSCSIParallelTask(self._may_block())
+        # A free parallel task if there is one; whether this caller may wait for one
+        # matters only when there is none.
+        parallel = controller.GetSCSIParallelTask(False)
         if parallel is None:
-            return False
+            if not self._may_block():
+                return False
+            parallel = controller.GetSCSIParallelTask(True)
+            if parallel is None:
+                return False
         parallel.fTargetID = self.fTargetIdentifier
         parallel.fDevice = self
-        parallel.SetSCSITaskIdentifier(request)
-        request.SetProtocolLayerReference(parallel)
+        # The binding (``parallel.SetSCSITaskIdentifier``) and the task's protocol-layer
+        # reference, written directly (one family; every command comes here).
+        parallel.fSCSITask = request
+        autosense = request._execution_mode == kSCSITaskMode_Autosense
+        parallel._autosense = autosense
+        request._references[0] = parallel
         if self._negotiating:
             for feature in range(kSCSIParallelFeature_TotalFeatureCount):
                 if self.IsFeatureNegotiationNecessary(feature):
@@ -478,11 +490,15 @@ class IOSCSIParallelInterfaceDevice(IOSCSIProtocolServices):
                     )
         self.fOutstandingTasks[parallel] = None
         serviceResponse.value = kSCSIServiceResponse_Request_In_Process
-        buffer = parallel.GetDataBuffer()
-        if buffer is not None and parallel.SetBuffer(buffer) != kIOReturnSuccess:
+        # ``parallel.GetDataBuffer()``, ``parallel.SetBuffer(buffer)`` and
+        # ``controller.ExecuteParallelTask(parallel)``, inline (each only forwards).
+        buffer = request.GetAutosenseDataBuffer() if autosense else request._data_buffer
+        if buffer is not None and parallel.setMemoryDescriptor(buffer, False) != kIOReturnSuccess:
             self._fail_before_sending(parallel, request, kSCSITaskStatus_No_Status)
             return True
-        if controller.ExecuteParallelTask(parallel) != kSCSIServiceResponse_Request_In_Process:
+        if not controller.fHBACanAcceptClientRequests or (
+            controller.ProcessParallelTask(parallel) != kSCSIServiceResponse_Request_In_Process
+        ):
             status = (
                 kSCSITaskStatus_DeviceNotPresent if self.isInactive() else kSCSITaskStatus_No_Status
             )
@@ -495,7 +511,8 @@ class IOSCSIParallelInterfaceDevice(IOSCSIProtocolServices):
         scheduler = current_scheduler()
         if scheduler is None or scheduler.context not in (Context.THREAD, Context.HOST):
             return False
-        loop = self.getWorkLoop()
+        controller = self.fController
+        loop = controller.fWorkLoop if controller is not None else None  # our getWorkLoop()
         return not (loop is not None and loop.onThread())
 
     def _fail_before_sending(
@@ -537,15 +554,19 @@ class IOSCSIParallelInterfaceDevice(IOSCSIProtocolServices):
             self.AddToResendTaskList(completedTask)
             return
         self.fOutstandingTasks.pop(completedTask, None)
-        IOSCSIProtocolServices.SetRealizedDataTransferCount(
-            client, completedTask.fRealizedTransferCount
-        )
+        # ``IOSCSIProtocolServices.SetRealizedDataTransferCount``, inline (one family,
+        # every command): the count of the command or of its REQUEST SENSE.
+        if client._execution_mode == kSCSITaskMode_CommandExecution:
+            client._realized = completedTask.fRealizedTransferCount
+        else:
+            client._autosense_realized = completedTask.fRealizedTransferCount
         if self._negotiating:
             self._record_negotiation(completedTask)
         controller = self.fController
         assert controller is not None
         controller.FreeSCSIParallelTask(completedTask)
-        self._resend_one()
+        if self.fResendTaskList or self.fResendScheduled:
+            self._resend_one()
         if task_set_full and retries >= kMaxTaskRetryCount:
             self.CommandCompleted(client, kSCSIServiceResponse_TASK_COMPLETE, kSCSITaskStatus_BUSY)
         else:

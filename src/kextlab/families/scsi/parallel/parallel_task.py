@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from kextlab.kernel.memory.descriptor import IOMemoryDescriptor
 
 _NO_HBA_DATA = memoryview(bytearray(0))
+_UNBOUND = "a SCSIParallelTask used without its SCSITask"
 
 
 class SCSIParallelTask(IODMACommand):
@@ -140,9 +141,9 @@ class SCSIParallelTask(IODMACommand):
 
     def SetSCSITaskIdentifier(self, scsiRequest: SCSITask | None) -> bool:
         self.fSCSITask = scsiRequest
+        # the client task's execution mode, read directly (see "What the task reads")
         self._autosense = (
-            scsiRequest is not None
-            and scsiRequest.GetTaskExecutionMode() == kSCSITaskMode_Autosense
+            scsiRequest is not None and scsiRequest._execution_mode == kSCSITaskMode_Autosense
         )
         return True
 
@@ -169,59 +170,77 @@ class SCSIParallelTask(IODMACommand):
         return self.setMemoryDescriptor(buffer, False)
 
     # -- what the client's task says -------------------------------------------------------------
+    #
+    # The HBA reads a dozen of these per command, through its controller's accessors
+    # (which *are* these methods): each reads the client task's field itself, one call
+    # deep, rather than through the task's own accessor.
 
     def _task(self) -> SCSITask:
         task = self.fSCSITask
-        assert task is not None, "a SCSIParallelTask used without its SCSITask"
+        assert task is not None, _UNBOUND
         return task
 
     def GetLogicalUnitNumber(self) -> int:
-        return self._task().GetLogicalUnitNumber()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._logical_unit
 
     def GetLogicalUnitBytes(self) -> bytes:
         return self._task().GetLogicalUnitBytes()
 
     def GetTaskAttribute(self) -> int:
-        return self._task().GetTaskAttribute()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._task_attribute
 
     def GetTaggedTaskIdentifier(self) -> int:
-        return self._task().GetTaggedTaskIdentifier()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._tag
 
     def GetCommandDescriptorBlockSize(self) -> int:
-        task = self._task()
-        if self._autosense:
-            return task.GetAutosenseCommandDescriptorBlockSize()
-        return task.GetCommandDescriptorBlockSize()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._autosense_cdb_size if self._autosense else task._cdb_size
 
     def GetCommandDescriptorBlock(self) -> bytes:
         """The 16-byte CDB block (``GetCommandDescriptorBlockSize`` bytes count)."""
-        task = self._task()
-        if self._autosense:
-            return task.GetAutosenseCommandDescriptorBlock()
-        return task.GetCommandDescriptorBlock()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._autosense_cdb if self._autosense else task._cdb  # immutable: no copy
 
     def GetDataTransferDirection(self) -> int:
         if self._autosense:
             return kSCSIDataTransfer_FromTargetToInitiator
-        return self._task().GetDataTransferDirection()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._direction
 
     def GetRequestedDataTransferCount(self) -> int:
-        task = self._task()
-        if self._autosense:
-            return task.GetAutosenseRequestedDataTransferCount()
-        return task.GetRequestedDataTransferCount()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        # the REQUEST SENSE asks for the whole sense buffer (its
+        # ``GetAutosenseRequestedDataTransferCount``)
+        return len(task._sense) if self._autosense else task._requested
 
     def GetDataBuffer(self) -> IOMemoryDescriptor | None:
-        task = self._task()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
         if self._autosense:
             return task.GetAutosenseDataBuffer()
-        return task.GetDataBuffer()
+        return task._data_buffer
 
     def GetDataBufferOffset(self) -> int:
-        return 0 if self._autosense else self._task().GetDataBufferOffset()
+        if self._autosense:
+            return 0
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._data_offset
 
     def GetTimeoutDuration(self) -> int:
-        return self._task().GetTimeoutDuration()
+        task = self.fSCSITask
+        assert task is not None, _UNBOUND
+        return task._timeout
 
     def is_autosense(self) -> bool:
         """Whether this command is the client task's REQUEST SENSE (ours)."""

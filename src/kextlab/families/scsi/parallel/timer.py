@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from kextlab.kernel.clock import clock_interval_to_deadline, kMillisecondScale, mach_absolute_time
 from kextlab.kernel.workloop.timer_event_source import IOTimerEventSource
+from kextlab.sim.scheduler import current_scheduler
 
 if TYPE_CHECKING:
     from kextlab.families.scsi.parallel.parallel_task import SCSIParallelTask
@@ -54,6 +55,10 @@ class SCSIParallelTimer(IOTimerEventSource):
         self._sequence = itertools.count(1)
         self._armed_deadline = 0
         self.fHandlingTimeout = False
+        #: The machine's clock, held: a timeout is armed for every command, and a timer
+        #: never changes machines (None if made outside one: ``clock_interval_to_deadline``
+        #: finds it then).
+        self._clock = current_scheduler()
 
     @classmethod
     def CreateTimerEventSource(
@@ -91,8 +96,12 @@ class SCSIParallelTimer(IOTimerEventSource):
             self.RemoveTask(task)
         if inTimeoutMS == kTimeoutValueNone:
             inTimeoutMS = task.GetTimeoutDuration() or kLongestTimeoutMS
-        deadline = clock_interval_to_deadline(inTimeoutMS, kMillisecondScale)
-        task.SetTimeoutDeadline(deadline)
+        clock = self._clock
+        if clock is not None:  # ``clock_interval_to_deadline`` with the clock held
+            deadline = clock.now + inTimeoutMS * kMillisecondScale
+        else:
+            deadline = clock_interval_to_deadline(inTimeoutMS, kMillisecondScale)
+        task.fTimeoutDeadline = deadline  # its ``SetTimeoutDeadline`` (one package)
         key = (deadline, next(self._sequence))
         task.fTimeoutKey = key
         self._tasks[key] = task
@@ -101,8 +110,12 @@ class SCSIParallelTimer(IOTimerEventSource):
             keys.append(key)
         else:
             bisect.insort(keys, key)
-        if keys[0] == key:
-            self.Rearm()
+        if keys[0] is key and not self.fHandlingTimeout:
+            # ``Rearm``, inline (this task is the head): unless set earlier already
+            armed = self._armed_deadline
+            if not armed or armed > deadline:
+                self._armed_deadline = deadline
+                self.wakeAtTime(deadline)
 
     def RemoveTask(self, task: SCSIParallelTask) -> None:
         """Take ``task`` off the list (a completed task; harmless if it is not on it)."""
@@ -119,7 +132,9 @@ class SCSIParallelTimer(IOTimerEventSource):
             if index < len(keys) and keys[index] == key:
                 del keys[index]
         if not keys and self._armed_deadline and not self.fHandlingTimeout:
-            self.CancelTimeout()  # an idle controller keeps no timer pending
+            # ``CancelTimeout``, inline: an idle controller keeps no timer pending
+            self._armed_deadline = 0
+            self.cancelTimeout()
 
     def pending_task_count(self) -> int:
         """How many tasks have a timeout armed (ours: tests and diagnostics)."""
