@@ -15,11 +15,18 @@ crosses the end of a region, or one that hits nothing is a *guest error*: reads
 return all ones (a master abort on PCI), writes are dropped, and the machine goes
 on.
 
-Hot path: ``read``/``write`` keep the last two mappings hit (a driver's interrupt
-handler alternates between its device and the interrupt controller), each as one
-tuple of what an access needs (bounds, accepted sizes, handlers), and fall back to
-a bisection over the sorted bases.  Anything that may change the flat view forgets
-them.
+The CPU's loads and stores (``Machine.read``/``write``/``io_read``/``io_write``) are
+``cpu_read``/``cpu_write``: the same access, then its bus time, ``consume(ns)`` on the
+scheduler (a preemption point).  ``read``/``write`` cost nothing: they serve other
+regions that forward into a space (the PCI I/O window) and tests.
+
+Hot path: every access first looks up its 4 KiB page in ``_pages``, which keeps,
+per page, the mapping last resolved there as one tuple of what an access needs
+(bounds, accepted sizes, handlers), so a driver's register accesses cost a
+dictionary lookup and four comparisons whichever device they go to; a miss takes
+the general path (a bisection over the sorted bases and every check) and records
+its mapping.  Anything that may change the flat view (``map_fixed``,
+``set_dynamic_source``, ``invalidate``, a rebuild) empties ``_pages``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ if TYPE_CHECKING:
 ReadHandler = Callable[[int, int], int]
 WriteHandler = Callable[[int, int, int], None]
 _Hit = tuple[int, int, frozenset[int], ReadHandler, WriteHandler]
+
+#: ``_pages`` is keyed by ``address >> _PAGE_SHIFT``; it is emptied when it holds more
+#: than ``_PAGES_KEPT`` pages (a test walking RAM through CPU loads stays bounded).
+_PAGE_SHIFT = 12
+_PAGES_KEPT = 256
 
 ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: 0xFFFF_FFFF_FFFF_FFFF}
 
@@ -91,19 +103,32 @@ class Mapping:
 class AddressSpace:
     """Routes accesses to mapped regions; reports everything else as a guest error."""
 
-    def __init__(self, name: str, guest_errors: GuestErrorLog, *, address_bits: int = 64) -> None:
+    def __init__(
+        self,
+        name: str,
+        guest_errors: GuestErrorLog,
+        *,
+        address_bits: int = 64,
+        consume: Callable[[int], None] | None = None,
+        cpu_read_ns: int = 0,
+        cpu_write_ns: int = 0,
+    ) -> None:
+        """``consume(ns)`` charges a CPU access's bus time: ``cpu_read_ns`` per load,
+        ``cpu_write_ns`` per store (without it, CPU accesses cost nothing)."""
         self.name = name
         self.limit = 1 << address_bits
         self._guest_errors = guest_errors
+        self._consume = consume if consume is not None else _free
+        self._cpu_read_ns = cpu_read_ns
+        self._cpu_write_ns = cpu_write_ns
         self._fixed: list[Mapping] = []
         self._dynamic_source: Callable[[], list[Mapping]] | None = None
         self._dirty = True
         self._bases: list[int] = []
         self._mappings: list[Mapping] = []
-        #: The last two mappings accesses hit, most recent first, each as
-        #: (base, end, sizes, read, write); None when there is none (or the view is dirty).
-        self._last: _Hit | None = None
-        self._previous: _Hit | None = None
+        #: Page number -> (base, end, sizes, read, write) of the mapping last resolved
+        #: in that page; empty whenever the view is dirty (see the module docstring).
+        self._pages: dict[int, _Hit] = {}
         self.rebuilds = 0
 
     # -- mapping ----------------------------------------------------------------------------
@@ -121,19 +146,19 @@ class AddressSpace:
                 )
         self._fixed.append(mapping)
         self._dirty = True
-        self._last = self._previous = None
+        self._pages.clear()
         return mapping
 
     def set_dynamic_source(self, source: Callable[[], list[Mapping]]) -> None:
         """``source()`` lists the mappings that configuration currently enables."""
         self._dynamic_source = source
         self._dirty = True
-        self._last = self._previous = None
+        self._pages.clear()
 
     def invalidate(self) -> None:
         """The dynamic mappings may have changed; rebuild before the next access."""
         self._dirty = True
-        self._last = self._previous = None
+        self._pages.clear()
 
     def mappings(self) -> list[Mapping]:
         """The flat view, sorted by base."""
@@ -160,7 +185,7 @@ class AddressSpace:
         accepted.sort(key=lambda mapping: mapping.base)
         self._mappings = accepted
         self._bases = [mapping.base for mapping in accepted]
-        self._last = self._previous = None
+        self._pages.clear()
 
     def lookup(self, address: int) -> Mapping | None:
         if self._dirty:
@@ -175,9 +200,10 @@ class AddressSpace:
     # -- access ------------------------------------------------------------------------------
 
     def read(self, address: int, size: int) -> int:
-        last = self._last  # None whenever the view is dirty
-        if last is not None:
-            base, end, sizes, read, _ = last
+        """A load: the value, or all ones after a guest error."""
+        hit = self._pages.get(address >> _PAGE_SHIFT)
+        if hit is not None:
+            base, end, sizes, read, _ = hit
             if (
                 base <= address
                 and address + size <= end
@@ -185,26 +211,16 @@ class AddressSpace:
                 and not address & (size - 1)
             ):
                 return read(address - base, size)
-            previous = self._previous
-            if previous is not None:
-                base, end, sizes, read, _ = previous
-                if (
-                    base <= address
-                    and address + size <= end
-                    and size in sizes
-                    and not address & (size - 1)
-                ):
-                    self._last, self._previous = previous, last
-                    return read(address - base, size)
         mapping = self._resolve(address, size, "read")
         if mapping is None:
             return ALL_ONES.get(size, 0)
         return mapping.region.read(address - mapping.base, size)
 
     def write(self, address: int, size: int, value: int) -> None:
-        last = self._last  # None whenever the view is dirty
-        if last is not None:
-            base, end, sizes, _, write = last
+        """A store of the low ``size`` bytes of ``value``; dropped after a guest error."""
+        hit = self._pages.get(address >> _PAGE_SHIFT)
+        if hit is not None:
+            base, end, sizes, _, write = hit
             if (
                 base <= address
                 and address + size <= end
@@ -213,21 +229,44 @@ class AddressSpace:
             ):
                 write(address - base, size, value & ALL_ONES[size])
                 return
-            previous = self._previous
-            if previous is not None:
-                base, end, sizes, _, write = previous
-                if (
-                    base <= address
-                    and address + size <= end
-                    and size in sizes
-                    and not address & (size - 1)
-                ):
-                    self._last, self._previous = previous, last
-                    write(address - base, size, value & ALL_ONES[size])
-                    return
         mapping = self._resolve(address, size, "write")
         if mapping is not None:
             mapping.region.write(address - mapping.base, size, value & ALL_ONES[size])
+
+    def cpu_read(self, address: int, size: int) -> int:
+        """``read`` by the CPU: the load, then its bus time (``read`` inlined on a hit)."""
+        hit = self._pages.get(address >> _PAGE_SHIFT)
+        if hit is not None:
+            base, end, sizes, read, _ = hit
+            if (
+                base <= address
+                and address + size <= end
+                and size in sizes
+                and not address & (size - 1)
+            ):
+                value = read(address - base, size)
+                self._consume(self._cpu_read_ns)
+                return value
+        value = self.read(address, size)
+        self._consume(self._cpu_read_ns)
+        return value
+
+    def cpu_write(self, address: int, size: int, value: int) -> None:
+        """``write`` by the CPU: the store, then its bus time (``write`` inlined on a hit)."""
+        hit = self._pages.get(address >> _PAGE_SHIFT)
+        if hit is not None:
+            base, end, sizes, _, write = hit
+            if (
+                base <= address
+                and address + size <= end
+                and size in sizes
+                and not address & (size - 1)
+            ):
+                write(address - base, size, value & ALL_ONES[size])
+                self._consume(self._cpu_write_ns)
+                return
+        self.write(address, size, value)
+        self._consume(self._cpu_write_ns)
 
     def _resolve(self, address: int, size: int, kind: str) -> Mapping | None:
         """The mapping an access goes to, after every check; None = guest error."""
@@ -263,11 +302,21 @@ class AddressSpace:
                 f"the end of the region ({region.size:#x} bytes)",
             )
             return None
-        hit = (mapping.base, mapping.end, region.access_sizes, region.read, region.write)
-        if self._last is None or self._last[0] != hit[0]:
-            self._previous = self._last
-        self._last = hit
+        pages = self._pages
+        if len(pages) >= _PAGES_KEPT:
+            pages.clear()
+        pages[address >> _PAGE_SHIFT] = (
+            mapping.base,
+            mapping.end,
+            region.access_sizes,
+            region.read,
+            region.write,
+        )
         return mapping
+
+
+def _free(duration: int) -> None:
+    """The bus time of a space without a CPU clock: nothing."""
 
 
 def _sizes(sizes: frozenset[int]) -> str:

@@ -32,10 +32,14 @@ Registers (32-bit, little-endian, at the controller's base address)::
 The same operations are methods (``acknowledge``, ``end_of_interrupt``, ``mask``...)
 for kernel code that models the platform side in Python.
 
-Every interrupt taken costs an acknowledge and an end of interrupt, so the register
-block compares offsets with plain integers (``ControllerRegister`` members are read
-once, at import; reading an enum member through its class costs a Python-level
-lookup each time).
+Every interrupt taken costs two level changes (the device asserts, then its handler
+quiets it), an acknowledge and an end of interrupt, so the register block compares
+offsets with plain integers (``ControllerRegister`` members are read once, at
+import; reading an enum member through its class costs a Python-level lookup each
+time), a line hands a change straight to the controller, and the controller
+recomputes its output in place (``_update_output``, inlined where it is hot) and
+keeps the CPU's interrupt input (``scheduler.interrupts``, fixed for a scheduler's
+life).
 """
 
 from __future__ import annotations
@@ -78,10 +82,13 @@ _MASK_CLEAR = int(ControllerRegister.MASK_CLEAR)
 class InterruptLine:
     """A level-triggered wire into one controller input, shareable by many sources."""
 
+    __slots__ = ("_sources", "_trace", "controller", "number")
+
     def __init__(self, controller: InterruptController, number: int) -> None:
         self.controller = controller
         self.number = number
         self._sources: dict[str, bool] = {}
+        self._trace = controller.scheduler.trace
 
     def __repr__(self) -> str:
         return f"<InterruptLine {self.number} {'high' if self.asserted else 'low'}>"
@@ -96,18 +103,18 @@ class InterruptLine:
 
     def set_level(self, source: str, asserted: bool) -> None:
         """``source`` asserts or releases the line; the wire is the OR of all sources."""
-        was = bool(self._sources)
+        sources = self._sources
+        was_low = not sources
         if asserted:
-            self._sources[source] = True
+            sources[source] = True
         else:
-            self._sources.pop(source, None)
-        controller = self.controller
-        if controller.scheduler.trace.enabled:
-            controller.scheduler.trace_point(
+            sources.pop(source, None)
+        if self._trace.enabled:
+            self.controller.scheduler.trace_point(
                 "irq.level", f"input {self.number} {source} {'assert' if asserted else 'release'}"
             )
-        if was != bool(self._sources):
-            controller.input_changed(self.number, bool(self._sources))
+        if was_low is not (not sources):  # the wire changed: it is high iff it was low
+            self.controller.input_changed(self.number, was_low)
 
 
 class InterruptController:
@@ -124,6 +131,7 @@ class InterruptController:
         if not 1 <= inputs <= 32:
             raise ValueError(f"an interrupt controller has 1 to 32 inputs, not {inputs}")
         self.scheduler = scheduler
+        self._cpu = scheduler.interrupts
         self.name = name
         self.inputs = inputs
         self._guest_errors = guest_errors
@@ -149,11 +157,9 @@ class InterruptController:
         return self._lines[number]
 
     def input_changed(self, number: int, level: bool) -> None:
-        if level:
-            self._levels |= 1 << number
-        else:
-            self._levels &= ~(1 << number)
-        self._update_output()
+        levels = self._levels | 1 << number if level else self._levels & ~(1 << number)
+        self._levels = levels
+        self._cpu.set_asserted(bool(levels & ~self._mask & ~self._in_service))  # _update_output
 
     # -- state -------------------------------------------------------------------------------
 
@@ -197,7 +203,8 @@ class InterruptController:
         number = (deliverable & -deliverable).bit_length() - 1
         self._in_service |= 1 << number
         self.acknowledged += 1
-        self._update_output()
+        # _update_output, inlined: the input just taken is no longer deliverable.
+        self._cpu.set_asserted(bool(deliverable & ~(1 << number)))
         return number
 
     def end_of_interrupt(self, number: int) -> None:
@@ -206,8 +213,9 @@ class InterruptController:
                 self.name, f"end of interrupt for input {number}, which is not in service"
             )
             return
-        self._in_service &= ~(1 << number)
-        self._update_output()
+        in_service = self._in_service & ~(1 << number)
+        self._in_service = in_service
+        self._cpu.set_asserted(bool(self._levels & ~self._mask & ~in_service))  # _update_output
 
     def _set_mask(self, mask: int) -> None:
         self._mask = mask & ((1 << self.inputs) - 1)
@@ -215,7 +223,7 @@ class InterruptController:
 
     def _update_output(self) -> None:
         deliverable = self._levels & ~self._mask & ~self._in_service  # self.deliverable
-        self.scheduler.interrupts.set_asserted(bool(deliverable))
+        self._cpu.set_asserted(bool(deliverable))
 
     # -- register block ------------------------------------------------------------------------
 

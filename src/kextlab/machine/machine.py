@@ -84,14 +84,35 @@ class Machine:
         preemption: PreemptionPolicy | Literal["off", "seeded"] | None = None,
     ) -> None:
         self.description = description
-        self.timing = timing or BusTiming()
+        self._timing = timing or BusTiming()
         policy = _preemption_policy(description, preemption)
         self.scheduler = Scheduler(seed=seed, trace=trace, preemption=policy)
         self.guest_errors = GuestErrorLog(self.scheduler)
         self.console = LogRing(lambda: self.scheduler.now)
         self.memory = PhysicalMemory(list(description.ram), self.guest_errors)
-        self.memory_space = AddressSpace("memory", self.guest_errors)
-        self.io_space = AddressSpace("io", self.guest_errors, address_bits=32)
+        consume = self.scheduler.consume
+        timing = self._timing
+        self.memory_space = AddressSpace(
+            "memory",
+            self.guest_errors,
+            consume=consume,
+            cpu_read_ns=timing.memory_read_ns,
+            cpu_write_ns=timing.memory_write_ns,
+        )
+        self.io_space = AddressSpace(
+            "io",
+            self.guest_errors,
+            address_bits=32,
+            consume=consume,
+            cpu_read_ns=timing.io_ns,
+            cpu_write_ns=timing.io_ns,
+        )
+        # The CPU's loads and stores are the spaces' CPU accessors themselves: every
+        # register access of every driver is one call (see "the CPU's accesses").
+        self.read = self.memory_space.cpu_read
+        self.write = self.memory_space.cpu_write
+        self.io_read = self.io_space.cpu_read
+        self.io_write = self.io_space.cpu_write
         for region in self.memory.regions:
             self.memory_space.map_fixed(region.base, _ram_region(region))
         self.interrupt_controller = InterruptController(self.scheduler, self.guest_errors)
@@ -196,6 +217,11 @@ class Machine:
     def name(self) -> str:
         return self.description.name
 
+    @property
+    def timing(self) -> BusTiming:
+        """What CPU accesses cost; fixed at construction (the address spaces charge it)."""
+        return self._timing
+
     def device(self, name: str) -> DeviceModel:
         try:
             return self.devices[name]
@@ -223,35 +249,27 @@ class Machine:
 
     # -- the CPU's accesses ---------------------------------------------------------------------
 
-    def read(self, address: int, size: int) -> int:
-        """A load from physical memory or a memory-mapped register (little-endian)."""
-        value = self.memory_space.read(address, size)
-        self.scheduler.consume(self.timing.memory_read_ns)
-        return value
-
-    def write(self, address: int, size: int, value: int) -> None:
-        self.memory_space.write(address, size, value)
-        self.scheduler.consume(self.timing.memory_write_ns)
-
-    def io_read(self, port: int, size: int) -> int:
-        value = self.io_space.read(port, size)
-        self.scheduler.consume(self.timing.io_ns)
-        return value
-
-    def io_write(self, port: int, size: int, value: int) -> None:
-        self.io_space.write(port, size, value)
-        self.scheduler.consume(self.timing.io_ns)
+    #: ``read(address, size)``: a load from physical memory or a memory-mapped register
+    #: (little-endian), ``memory_space.cpu_read``: it costs ``timing.memory_read_ns``.
+    read: Callable[[int, int], int]
+    #: ``write(address, size, value)``: a store, ``memory_space.cpu_write``
+    #: (``timing.memory_write_ns``).
+    write: Callable[[int, int, int], None]
+    #: ``io_read(port, size)`` and ``io_write(port, size, value)``: port I/O,
+    #: ``io_space.cpu_read``/``cpu_write`` (``timing.io_ns`` each).
+    io_read: Callable[[int, int], int]
+    io_write: Callable[[int, int, int], None]
 
     def config_read(self, bus: int, device: int, function: int, offset: int, size: int) -> int:
         value = self.pci.config_read(bus, device, function, offset, size)
-        self.scheduler.consume(self.timing.config_ns)
+        self.scheduler.consume(self._timing.config_ns)
         return value
 
     def config_write(
         self, bus: int, device: int, function: int, offset: int, size: int, value: int
     ) -> None:
         self.pci.config_write(bus, device, function, offset, size, value)
-        self.scheduler.consume(self.timing.config_ns)
+        self.scheduler.consume(self._timing.config_ns)
 
     # -- running --------------------------------------------------------------------------------
 

@@ -140,6 +140,13 @@ class RegisterFile:
     def register(self, name: str) -> Register:
         return self._by_name[name]
 
+    def set_on_write(self, name: str, on_write: Callable[[int, int], None] | None) -> None:
+        """Replace the ``on_write`` hook of register ``name`` (a device model that
+        creates its back end after its register table, as at realize)."""
+        register = self._by_name[name]
+        register.on_write = on_write
+        self._compile(register)
+
     def region(self, name: str, access_sizes: Iterable[int] = (1, 2, 4, 8)) -> MmioRegion:
         return MmioRegion(
             name, self.size, self.read, self.write, access_sizes=access_sizes, owner=self.owner

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from kextlab.machine.pci import registers as r
 
 if TYPE_CHECKING:
+    from kextlab.machine.interrupts import InterruptLine
     from kextlab.machine.pci.bridge import PCIBridge
     from kextlab.machine.pci.function import PCIFunction
     from kextlab.machine.pci.host import PCIHostBridge
@@ -155,12 +156,16 @@ class PCIBus:
         self, source: PCIFunction, device_number: int, pin: int, level: bool
     ) -> None:
         """Carry INTx ``pin`` of the device at ``device_number`` towards the host."""
+        self.interrupt_line(device_number, pin).set_level(source.name, level)
+
+    def interrupt_line(self, device_number: int, pin: int) -> InterruptLine:
+        """The controller's wire INTx ``pin`` of the device at ``device_number`` drives,
+        swizzled by every bridge on the way (functions keep the answer)."""
         if self.bridge is None:
-            self.host.interrupt_line(device_number, pin).set_level(source.name, level)
-            return
+            return self.host.interrupt_line(device_number, pin)
         bridge = self.bridge
         assert bridge.bus is not None
-        bridge.bus.route_interrupt(source, bridge.device_number, swizzle(device_number, pin), level)
+        return bridge.bus.interrupt_line(bridge.device_number, swizzle(device_number, pin))
 
     def interrupt_input(self, device_number: int, pin: int) -> int:
         """The interrupt controller input that INTx ``pin`` of ``device_number`` reaches."""

@@ -30,7 +30,8 @@ comparisons and one slice; anything else (master off, a bridge upstream, a range
 that is not all RAM of one region) takes the general path with its checks and
 reports.  ``set_irq`` remembers the level it last drove onto its INTx wire and, with
 tracing off, does not drive the same level again (the wire would not change; only
-the trace records every drive, so with tracing on every request is driven).  Both
+the trace records every drive, so with tracing on every request is driven); it
+keeps the controller's wire its pin reaches, resolved through the bridges once.  Both
 read Command and Status from the configuration bytes as they are at the call, so no
 configuration write can leave them stale.
 """
@@ -47,6 +48,7 @@ from kextlab.machine.pci.bar import BarKind, BarSpec, DecodedRange, ExpansionRom
 from kextlab.machine.pci.config import ConfigSpace
 
 if TYPE_CHECKING:
+    from kextlab.machine.interrupts import InterruptLine
     from kextlab.machine.machine import Machine
     from kextlab.machine.memory import PhysicalMemory, RamRegion
     from kextlab.machine.pci.bus import PCIBus
@@ -85,6 +87,10 @@ class PCIFunction(DeviceModel):
         self._irq_requested = False
         #: The level last driven onto the INTx wire (None: never driven).
         self._line_level: bool | None = None
+        #: The interrupt controller's wire INTx reaches, resolved through the bridges
+        #: at the first drive; plugging the function in again or changing its pin
+        #: forgets it (the topology is fixed otherwise).
+        self._intx_line: InterruptLine | None = None
         #: The machine's trace recorder once realized (set_irq consults it).
         self._trace: TraceRecorder | None = None
         self.memory: PhysicalMemory | None = None
@@ -151,6 +157,7 @@ class PCIFunction(DeviceModel):
         if not 0 <= pin <= 4:
             raise ValueError(f"{self.name}: interrupt pin must be 0-4, not {pin}")
         self.config.set(r.INTERRUPT_PIN, 1, pin)
+        self._intx_line = None
 
     def set_grant_latency(self, min_grant: int, max_latency: int) -> None:
         self.config.set(r.MIN_GNT, 1, min_grant)
@@ -256,6 +263,7 @@ class PCIFunction(DeviceModel):
 
     def plugged(self, bus: PCIBus) -> None:
         """Called once the function sits on ``bus``; bridges create their secondary bus."""
+        self._intx_line = None
 
     # -- configuration cycles (from the host bridge) ---------------------------------------
 
@@ -340,20 +348,26 @@ class PCIFunction(DeviceModel):
     def set_irq(self, asserted: bool) -> None:
         """The device requests (or withdraws) an interrupt on its INTx pin."""
         data = self.config.data
-        if asserted is self._irq_requested:
-            # The same request again.  Only this method writes Status.InterruptStatus,
-            # so the bit is right already; if the wire carries the level it would get
-            # now and tracing is off, nothing at all would change.
-            level = asserted and not data[_INTX_DISABLE_BYTE] & _INTX_DISABLE_BIT
-            trace = self._trace
-            if level is self._line_level and trace is not None and not trace.enabled:
-                return
+        level = asserted and not data[_INTX_DISABLE_BYTE] & _INTX_DISABLE_BIT
+        trace = self._trace
+        # With tracing off, driving the level the wire already carries from us changes
+        # nothing (only the trace records every drive).
+        wire_unchanged = level is self._line_level and trace is not None and not trace.enabled
+        if wire_unchanged and asserted is self._irq_requested:
+            # The same request again: only this method writes Status.InterruptStatus,
+            # so the bit is right already, and nothing at all would change.
+            return
         self._irq_requested = asserted
         if asserted:
             data[_STATUS_INTERRUPT_BYTE] |= _STATUS_INTERRUPT_BIT
         else:
             data[_STATUS_INTERRUPT_BYTE] &= ~_STATUS_INTERRUPT_BIT & 0xFF
-        self._drive_interrupt_line()
+        line = self._intx_line
+        if line is None:
+            self._drive_interrupt_line()  # resolves the line (or finds no pin or bus)
+        elif not wire_unchanged:  # _drive_interrupt_line, inlined
+            self._line_level = level
+            line.set_level(self.name, level)
 
     @property
     def irq_requested(self) -> bool:
@@ -370,7 +384,10 @@ class PCIFunction(DeviceModel):
         if level is self._line_level and trace is not None and not trace.enabled:
             return  # the wire already carries this level from us: nothing would change
         self._line_level = level
-        bus.route_interrupt(self, self.device_number, pin, level)
+        line = self._intx_line
+        if line is None:
+            line = self._intx_line = bus.interrupt_line(self.device_number, pin)
+        line.set_level(self.name, level)
 
     # -- bus mastering (DMA) ----------------------------------------------------------------------
 

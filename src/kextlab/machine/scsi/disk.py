@@ -411,7 +411,10 @@ class DiskUnit(LogicalUnit):
         if writes and self.write_protected:
             self.fail(request, sense.WRITE_PROTECTED)
             return False
-        return self._check_range(request, lba, count) and count > 0
+        if lba + count > self.image.blocks:  # self._check_range, inlined
+            self.fail(request, sense.LBA_OUT_OF_RANGE)
+            return False
+        return count > 0
 
     def _check_range(self, request: SCSIRequest, lba: int, count: int) -> bool:
         if lba + count > self.image.blocks:  # self.blocks, one property call fewer
@@ -424,10 +427,14 @@ class DiskUnit(LogicalUnit):
     ) -> list[memoryview] | None:
         """The initiator's memory for a ``length``-byte transfer in ``direction``; None
         (a transport error) when its buffer is missing, too short or the wrong way."""
-        if request.direction is not direction or request.buffer is None:
+        buffer = request.buffer
+        if request.direction is not direction or buffer is None:
             request.host_status = HostStatus.TRANSPORT_ERROR
             return None
-        return request.data_views(0, length)
+        views = buffer.views(0, length)  # request.data_views(0, length), inlined
+        if views is None:
+            request.host_status = HostStatus.TRANSPORT_ERROR
+        return views
 
     def _receive(self, request: SCSIRequest, length: int) -> bytes | None:
         """A parameter list of ``length`` bytes (fewer if the initiator sent fewer)."""

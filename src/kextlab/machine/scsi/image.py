@@ -143,7 +143,10 @@ class DiskImage:
         #: Called with the new size in blocks after ``grow``.
         self.on_resize: list[Callable[[int], None]] = []
         self._fd = self._open_file(size)
+        #: The image's size in bytes and in blocks; both change together, in ``grow``
+        #: (the block count is a plain attribute: every command's range check reads it).
         self.size = os.fstat(self._fd).st_size
+        self.blocks = self.size // block_size
 
     def _open_file(self, size: int | None) -> int:
         exists = self.path.exists()
@@ -184,10 +187,6 @@ class DiskImage:
     # -- state ---------------------------------------------------------------------------
 
     @property
-    def blocks(self) -> int:
-        return self.size // self.block_size
-
-    @property
     def closed(self) -> bool:
         return self._fd < 0
 
@@ -226,12 +225,25 @@ class DiskImage:
         With ``force_unit_access`` the cached blocks of the range are written back
         first, so that the data comes from the medium (SBC-3, FUA).
         """
-        self._check_range(block, count, views)
+        size = self.block_size
+        length = count * size
+        if (
+            block < 0
+            or count < 0
+            or block + count > self.blocks
+            or sum(map(_nbytes, views)) != length
+        ):
+            self._check_range(block, count, views)  # raises, saying which
         if force_unit_access:
             self.flush(block, count)
-        size = self.block_size
         if not self._starts:  # a clean cache: one read from the file (the usual case)
-            _read_fully(self._fd, views, block * size, count * size)
+            if len(views) <= _IOV_MAX:
+                offset = block * size
+                done = _preadv(self._fd, views, offset)
+                if done != length:
+                    _read_rest(self._fd, views, offset, done)
+            else:
+                _read_fully(self._fd, views, block * size)
             return
         end = block + count
         first = self._first_overlap(block, end)
@@ -359,6 +371,7 @@ class DiskImage:
             return
         os.ftruncate(self._fd, size)
         self.size = size
+        self.blocks = size // self.block_size
         for listener in list(self.on_resize):
             listener(self.blocks)
 
@@ -450,23 +463,12 @@ class DiskImage:
 # -- host I/O ------------------------------------------------------------------------------
 
 
-def _read_fully(
-    fd: int, views: Sequence[memoryview], offset: int, length: int | None = None
-) -> None:
+def _read_fully(fd: int, views: Sequence[memoryview], offset: int) -> None:
     """Fill ``views`` from ``offset``; bytes past the end of the file read as zeros.
 
-    ``length``, when the caller knows it, is the views' total size: then the usual
-    case (one ``preadv`` that fills them all) costs no more than that call.
+    The usual case, a clean cache and views that fit one ``preadv``, is inlined in
+    ``DiskImage.read``, which hands a short read on to ``_read_rest``.
     """
-    if length is not None and len(views) <= _IOV_MAX:
-        done = _preadv(fd, views, offset)
-        if done == length:
-            return
-        if done == 0:
-            for view in views:
-                view[:] = bytes(view.nbytes)
-            return
-        views, offset = _skip(list(views), done), offset + done
     pending = list(views)
     while pending:
         batch = pending if len(pending) <= _IOV_MAX else pending[:_IOV_MAX]
@@ -480,10 +482,20 @@ def _read_fully(
         pending = _skip(pending, done) if done < wanted else pending[len(batch) :]
 
 
+def _read_rest(fd: int, views: Sequence[memoryview], offset: int, done: int) -> None:
+    """Finish a read of which one ``preadv`` at ``offset`` moved only ``done`` bytes."""
+    if done == 0:  # end of file: zeros, without another call
+        for view in views:
+            view[:] = bytes(view.nbytes)
+        return
+    _read_fully(fd, _skip(list(views), done), offset + done)
+
+
 def _write_fully(
     fd: int, views: Sequence[memoryview], offset: int, length: int | None = None
 ) -> None:
-    """Write all of ``views`` at ``offset`` (``length``, if known, as ``_read_fully``)."""
+    """Write all of ``views`` at ``offset``; ``length``, when the caller knows it, is
+    the views' total size: then the usual case costs one ``pwritev``."""
     if length is not None and len(views) <= _IOV_MAX:
         done = _pwritev(fd, views, offset)
         if done == length:

@@ -46,6 +46,8 @@ class HostStatus(enum.Enum):
 class DataBuffer(ABC):
     """The initiator's memory for one command's data."""
 
+    __slots__ = ()  # subclasses on the hot path (the HBAs' SG lists) declare theirs
+
     length: int
 
     @abstractmethod
@@ -84,9 +86,10 @@ class MemoryBuffer(DataBuffer):
         return [memoryview(self.data)[offset : offset + length]]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SCSIRequest:
-    """One command: what the initiator asked, and what the target answered."""
+    """One command: what the initiator asked, and what the target answered (one per
+    command an HBA starts, hence the slots)."""
 
     lun: int
     cdb: bytes

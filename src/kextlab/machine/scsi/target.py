@@ -167,7 +167,7 @@ class LogicalUnit:
         if length is not None and len(cdb) < length:
             self.fail(request, sense.INVALID_FIELD)
             return
-        if info.reports_unit_attention:
+        if info.reports_unit_attention and self._unit_attentions:  # usually none pending
             attention = self.take_unit_attention()
             if attention is not None:
                 self.fail(request, attention)

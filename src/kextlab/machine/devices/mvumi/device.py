@@ -10,10 +10,11 @@ writes to it.
 Interrupts: ``main_int_cause_reg`` is computed on every read from the pending
 sources (firmware doorbells under ``arm_to_pciea_mask_reg``, ``outb_isr_cause``)
 masked by ``enpointa_mask_reg``, and INTx follows ``main_int_cause & int_mu``
-whenever one of them changes: the register hooks of the four and the firmware,
-after it changed one, call ``update_interrupt``.  Both read the register values
+whenever one of them changes: ``update_interrupt`` is the write hook of the four,
+and the firmware calls it after it changed one.  Both read the register values
 directly, with the chip's bits as plain integers taken once at construction, since
-every command passes through them a few times.
+every command passes through them a few times; for the same reason, once realized,
+the two list pointers' write hooks are the firmware's own methods.
 
 The 9580 is a subclass that changes only the chip description: its register
 offsets and bits, the register BAR (2), no ob_shadow, and its reset registers.
@@ -159,8 +160,13 @@ class MarvellUMI(PCIFunction):
             max_targets=self.firmware_settings.capabilities.max_devices,
         )
         self._scsi_bus = bus
-        self._firmware = Firmware(self, machine.scheduler, bus, self.firmware_settings)
-        self._firmware.power_on()
+        firmware = self._firmware = Firmware(self, machine.scheduler, bus, self.firmware_settings)
+        # From now on the host's pointer writes reach the firmware in one call (every
+        # command writes both); the hooks of the table stand in only until realized.
+        registers = self.registers
+        registers.set_on_write("inb_write_pointer", firmware.inbound_doorbell)
+        registers.set_on_write("outb_read_pointer", firmware.outbound_taken)
+        firmware.power_on()
 
     @property
     def scsi_bus(self) -> SCSIBus:
@@ -188,10 +194,10 @@ class MarvellUMI(PCIFunction):
         offsets = self.chip.registers
         hooks: dict[str, tuple[Access, ReadHook, WriteHook]] = {
             "main_int_cause_reg": (Access.RO, self.main_int_cause, None),
-            "enpointa_mask_reg": (Access.RW, None, self._interrupts_changed),
+            "enpointa_mask_reg": (Access.RW, None, self.update_interrupt),
             "pciea_to_arm_drbl_reg": (Access.RW, None, self._host_doorbell),
-            "arm_to_pciea_drbl_reg": (Access.W1C, None, self._interrupts_changed),
-            "arm_to_pciea_mask_reg": (Access.RW, None, self._interrupts_changed),
+            "arm_to_pciea_drbl_reg": (Access.W1C, None, self.update_interrupt),
+            "arm_to_pciea_mask_reg": (Access.RW, None, self.update_interrupt),
             "pciea_to_arm_msg0": (Access.RW, None, None),
             "pciea_to_arm_msg1": (Access.RW, None, None),
             "arm_to_pciea_msg0": (Access.RO, None, None),
@@ -204,7 +210,7 @@ class MarvellUMI(PCIFunction):
             "outb_copy_baseh": (Access.RW, None, None),
             "outb_copy_pointer": (Access.RO, None, None),
             "outb_read_pointer": (Access.RW, None, self._outbound_taken),
-            "outb_isr_cause": (Access.W1C, None, self._interrupts_changed),
+            "outb_isr_cause": (Access.W1C, None, self.update_interrupt),
             "outb_coal_cfg": (Access.RW, None, self._coalescing_written),
             "ctrl_sts_reg": (Access.RW, None, self._inert_written("ctrl_sts_reg")),
             "rstoutn_mask_reg": (Access.RW, None, self._inert_written("rstoutn_mask_reg")),
@@ -237,8 +243,12 @@ class MarvellUMI(PCIFunction):
             cause |= self._int_comaerr
         return cause & values["enpointa_mask_reg"]
 
-    def update_interrupt(self) -> None:
-        """Drive INTx from main_int_cause & int_mu (computed as ``main_int_cause`` does)."""
+    def update_interrupt(self, *written: int) -> None:
+        """Drive INTx from main_int_cause & int_mu (computed as ``main_int_cause`` does).
+
+        Also the write hook of the four registers the interrupt depends on, which
+        ignores the values written (``written``: old and new) and reads the registers.
+        """
         values = self._values
         cause = 0
         if values["arm_to_pciea_drbl_reg"] & values["arm_to_pciea_mask_reg"]:
@@ -249,9 +259,6 @@ class MarvellUMI(PCIFunction):
         if list_status & self._list_errors:
             cause |= self._int_comaerr
         self.set_irq(bool(cause & values["enpointa_mask_reg"] & self._int_mu))
-
-    def _interrupts_changed(self, old: int, new: int) -> None:
-        self.update_interrupt()
 
     # -- host writes the firmware acts on -------------------------------------------------------
 

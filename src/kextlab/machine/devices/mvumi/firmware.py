@@ -134,6 +134,17 @@ class Firmware:
     def __repr__(self) -> str:
         return f"<Firmware of {self._port.name} {self.state.value}>"
 
+    @property
+    def settings(self) -> FirmwareSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: FirmwareSettings) -> None:
+        """New settings (tests slow the firmware down) apply from the next event on;
+        the latency every doorbell schedules with is kept as a plain attribute."""
+        self._settings = settings
+        self._latency_ns = settings.latency_ns
+
     # -- what is observable (for tests and tools) ---------------------------------------------
 
     @property
@@ -228,7 +239,10 @@ class Firmware:
                 f"{self.state.value}, before the handshake completed; ignored"
             )
         elif unit.accept_write_pointer(pointer):
-            self._kick()
+            if self._service_event is None:  # self._kick(), inlined: once per command
+                self._service_event = self._scheduler.after(
+                    self._latency_ns, self._service, self._service_label
+                )
         else:
             self._registers["inb_write_pointer"] = old
 
@@ -247,7 +261,7 @@ class Firmware:
         """Have the firmware look at its doorbells and lists after its latency."""
         if self._service_event is None:
             self._service_event = self._scheduler.after(
-                self.settings.latency_ns, self._service, self._service_label
+                self._latency_ns, self._service, self._service_label
             )
 
     # -- the service event ----------------------------------------------------------------------
@@ -271,8 +285,9 @@ class Firmware:
                 return
             if doorbells & _HANDSHAKE:
                 self._handshake_step()
-        if self.unit is not None:
-            self.unit.serve()
+        unit = self.unit
+        if unit is not None:
+            unit.serve()
         self._port.update_interrupt()
 
     def _ring(self, bits: int) -> None:

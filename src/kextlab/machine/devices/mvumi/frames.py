@@ -57,6 +57,8 @@ _SENSEDATA = mv.CL_RSP_FLAG_SENSEDATA
 _NODATA = mv.CL_RSP_FLAG_NODATA
 _EOT = mv.SGD_EOT
 _NO_SENSE = bytes(mv.SENSE_DATA_LENGTH)
+_SCSI_CMD = mv.CL_FUN_SCSI_CMD
+_MAX_COMMAND_SIZE = mv.MAX_COMMAND_SIZE
 
 
 class InboundFrame(NamedTuple):
@@ -117,11 +119,11 @@ class Rejection:
 
 def check_frame(frame: InboundFrame, *, max_sg: int, max_transfer: int) -> Rejection | None:
     """The checks the firmware makes on a frame header before acting on it."""
-    if frame.req_function != mv.CL_FUN_SCSI_CMD:
+    if frame.req_function != _SCSI_CMD:
         return Rejection(
             scsi_sense.INVALID_OPCODE, f"req_function {frame.req_function:#x} is not SCSI_CMD"
         )
-    if not 1 <= frame.cdb_length <= mv.MAX_COMMAND_SIZE:
+    if not 1 <= frame.cdb_length <= _MAX_COMMAND_SIZE:
         return Rejection(scsi_sense.INVALID_FIELD, f"cdb_length {frame.cdb_length}")
     flags = frame.cmd_flag
     if flags & _DATA_FLAGS == _DATA_FLAGS:

@@ -83,9 +83,11 @@ HOST_STATUS_SENSE = {
     HostStatus.RESET: sense.SCSI_BUS_RESET,
 }
 _SHADOW = struct.Struct("<I")
+_SHADOW_SIZE = _SHADOW.size
 _CHECK_CONDITION = int(Status.CHECK_CONDITION)
 _GOOD = int(Status.GOOD)
 _FRAME_SIZE = mv.MSG_FRAME.size
+_RESPONSE_LENGTH = mv.RESPONSE_LENGTH
 _SGL_SIZE = mv.SGL_ENTRY.size
 _DATA_IN = int(mv.CommandFlag.CMD_FLAG_DATA_IN)
 _DATA_OUT = int(mv.CommandFlag.CMD_FLAG_DATA_OUT)
@@ -189,10 +191,12 @@ class MessageUnit:
 
     def accept_write_pointer(self, pointer: int) -> bool:
         """Whether ``pointer`` can be an inb_write_pointer; reported if not."""
-        if self.inbound.well_formed(pointer):
-            return True
+        inbound = self.inbound
+        mask = inbound.slot_mask
+        if not pointer & ~(inbound.toggle | mask) and (pointer & mask) < inbound.depth:
+            return True  # inbound.well_formed(pointer), inlined: every command rings
         self._port.guest_error(
-            f"inb_write_pointer {pointer:#x} is not a slot of the {self.inbound.depth}-entry "
+            f"inb_write_pointer {pointer:#x} is not a slot of the {inbound.depth}-entry "
             f"inbound list with its toggle bit; ignored"
         )
         return False
@@ -200,7 +204,12 @@ class MessageUnit:
     def host_took(self, pointer: int) -> bool:
         """The host moved outb_read_pointer; False (reported) if it cannot have."""
         outbound = self.outbound
-        if outbound.well_formed(pointer) and outbound.host_took(pointer):
+        mask = outbound.slot_mask
+        if (
+            not pointer & ~(outbound.toggle | mask)
+            and (pointer & mask) < outbound.depth  # outbound.well_formed(pointer), inlined
+            and outbound.host_took(pointer)
+        ):
             if self._backlog:
                 self._kick()
             return True
@@ -214,14 +223,13 @@ class MessageUnit:
     # -- the firmware's service ----------------------------------------------------------------
 
     def serve(self) -> None:
-        """Post waiting responses the outbound list has room for, then take inbound entries."""
-        outbound = self.outbound
+        """Post waiting responses the outbound list has room for, then take inbound
+        entries and report the inbound credit."""
         backlog = self._backlog
-        while backlog and not outbound.full:
-            self._post(backlog.popleft())
-        self._take_inbound()
-
-    def _take_inbound(self) -> None:
+        if backlog:
+            outbound = self.outbound
+            while backlog and not outbound.full:
+                self._post(backlog.popleft())
         inbound = self.inbound
         write_pointer = self._values["inb_write_pointer"]
         pending = inbound.pending(write_pointer)
@@ -241,25 +249,23 @@ class MessageUnit:
         counters = self.counters
         taken = 0
         while pending and self.in_flight < max_io:
-            pointer = inbound.take()
+            address = inbound.take()
             pending -= 1
             taken += 1
             self.in_flight += 1
             counters.commands_accepted += 1
-            self._accept(inbound.address(pointer))
-        self._values["inb_read_pointer"] = inbound.read_pointer
-        if taken:
-            self._report_inbound_credit(inbound.depth - pending)
-
-    def _report_inbound_credit(self, free: int) -> None:
-        """DMA-write the free inbound entries to ib_shadow (inb_aval_count_base)."""
+            self._accept(address)
         values = self._values
+        values["inb_read_pointer"] = inbound.read_pointer
+        if not taken:
+            return
+        # DMA-write the free inbound entries to ib_shadow (inb_aval_count_base).
         address = values["inb_aval_count_baseh"] << 32 | values["inb_aval_count_basel"]
-        view = self._port.dma_view(address, _SHADOW.size, writing=True)
+        view = self._port.dma_view(address, _SHADOW_SIZE, writing=True)
         if view is None:
             self._list_error(self._bits.clic_in_err, f"ib_shadow at {address:#x} cannot be written")
             return
-        _SHADOW.pack_into(view, 0, free)
+        _SHADOW.pack_into(view, 0, inbound.depth - pending)
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -345,8 +351,8 @@ class MessageUnit:
             if length
             else None,
             frame.tag,
+            on_complete=partial(self._command_done, frame),
         )
-        request.on_complete = partial(self._command_done, frame)
         self.bus.submit(target, request)
 
     def _command_done(self, frame: InboundFrame, request: SCSIRequest) -> None:
@@ -420,9 +426,8 @@ class MessageUnit:
         port = self._port
         values = self._values
         self.in_flight -= 1
-        pointer = outbound.advance(outbound.copy_pointer)
-        address = outbound.address(pointer)
-        view = port.dma_view(address, mv.RESPONSE_LENGTH, writing=True)
+        pointer, address = outbound.next_entry()
+        view = port.dma_view(address, _RESPONSE_LENGTH, writing=True)
         device_id, tag, status, request_id, sense_data = response
         if view is None:
             self._list_error(
@@ -443,7 +448,7 @@ class MessageUnit:
         values["outb_copy_pointer"] = pointer  # a slot pointer: it fits the register
         if self._writes_ob_shadow:
             shadow = values["outb_copy_baseh"] << 32 | values["outb_copy_basel"]
-            shadow_view = port.dma_view(shadow, _SHADOW.size, writing=True)
+            shadow_view = port.dma_view(shadow, _SHADOW_SIZE, writing=True)
             if shadow_view is None:
                 self._list_error(
                     self._bits.clic_out_err, f"ob_shadow at {shadow:#x} cannot be written"

@@ -29,7 +29,9 @@ happen in a correct exchange; the firmware treats it as a ring overrun.
 This module holds the list geometry and the pointer arithmetic; moving entries by
 DMA and reporting misuse belong to the message unit (``message_unit.py``).  The
 arithmetic runs several times per command, so each list keeps its toggle bit and
-slot mask as plain attributes and the hot methods compute inline.
+slot mask as plain attributes, the hot methods compute inline, and the two that
+move to the next entry (``InboundList.take``, ``OutboundList.next_entry``) also
+return its address.
 
 Threading rules: none; the firmware calls it from scheduler events and register
 handlers.
@@ -126,15 +128,15 @@ class InboundList(CommunicationList):
         return (newer - older) % (2 * depth)
 
     def take(self) -> int:
-        """Consume the next entry; returns its pointer (also the new read pointer)."""
+        """Consume the next entry (it becomes the read pointer); returns its address."""
         pointer = self.read_pointer
         toggle = pointer & self.toggle
         slot = (pointer & self.slot_mask) + 1
         if slot >= self.depth:
             slot = 0
             toggle ^= self.toggle
-        self.read_pointer = pointer = toggle | slot
-        return pointer
+        self.read_pointer = toggle | slot
+        return self.base + slot * self.entry_size
 
 
 class OutboundList(CommunicationList):
@@ -156,11 +158,22 @@ class OutboundList(CommunicationList):
 
     @property
     def full(self) -> bool:
-        return self.distance(self.read_pointer, self.copy_pointer) >= self.depth
+        mask, toggle, depth = self.slot_mask, self.toggle, self.depth
+        read, copy = self.read_pointer, self.copy_pointer
+        written = (copy & mask) + (depth if copy & toggle else 0)
+        taken = (read & mask) + (depth if read & toggle else 0)
+        return (written - taken) % (2 * depth) >= depth  # distance(read, copy), inlined
 
-    def next_entry(self) -> int:
-        """The pointer the next response goes to (``copy_pointer`` moves on ``commit``)."""
-        return self.advance(self.copy_pointer)
+    def next_entry(self) -> tuple[int, int]:
+        """The pointer the next response goes to, and that entry's address
+        (``copy_pointer`` moves on ``commit``)."""
+        pointer = self.copy_pointer
+        toggle = pointer & self.toggle
+        slot = (pointer & self.slot_mask) + 1
+        if slot >= self.depth:
+            slot = 0
+            toggle ^= self.toggle
+        return toggle | slot, self.base + slot * self.entry_size
 
     def commit(self, pointer: int) -> None:
         self.copy_pointer = pointer
