@@ -345,3 +345,38 @@ def test_a_firmware_that_never_gets_ready_fails_the_start_cleanly(tmp_path: Path
             "MarvellUMI: handshake failed: the firmware is not ready after 30 s (msg1 0x00000000)"
             in log_lines(kernel)
         )
+
+
+def test_responses_are_given_back_to_the_firmware_before_their_tasks_complete(
+    tmp_path: Path,
+) -> None:
+    """Linux's order (spec §2.5, ``mvumi_receive_ob_list_entry`` then ``mvumi_handle_clob``):
+    when a task's completion runs, the driver has already moved ``outb_read_pointer``
+    past its response, so the firmware's outbound list holds nothing the host has not
+    taken."""
+    disk_image(tmp_path)
+    with umi_kernel(machine_file(tmp_path)) as kernel, kernel.entered():
+        unit = kernel.machine.pci_function("hba0").firmware.unit
+        assert unit is not None
+        outstanding_at_completion: list[int] = []
+
+        class Recording(TaskRunner):
+            def _completed(self, task: Any) -> None:
+                outstanding_at_completion.append(unit.outbound.outstanding)
+                super()._completed(task)
+
+        runner = Recording()
+        buffer = read_buffer(8 * BLOCK)
+
+        def work() -> list[Any]:
+            target = device(kernel, 0)
+            return [
+                runner.run(target, read10(lba, 8), buffer=buffer, direction=READ)
+                for lba in (0, 64, 128)
+            ]
+
+        outcomes = on_thread(kernel, work)
+        assert [outcome.status for outcome in outcomes] == [kSCSITaskStatus_GOOD] * 3
+        assert outstanding_at_completion == [0, 0, 0]
+        buffer.release()
+        runner.close()

@@ -395,8 +395,11 @@ class CommandPath:
         self.refire()
 
     def take_responses(self) -> None:
-        """Every outbound entry the firmware wrote since last time (Linux
-        ``mvumi_receive_ob_list_entry`` + ``mvumi_handle_clob``)."""
+        """Every outbound entry the firmware wrote since last time, in Linux's two
+        steps: ``mvumi_receive_ob_list_entry`` copies each entry out and gives the
+        slots back (``outb_read_pointer``), then ``mvumi_handle_clob`` completes the
+        copies by tag.  Giving the slots back first frees the firmware sooner and
+        keeps the register write out of the completions, which wake their clients."""
         lists, registers = self.lists, self.registers
         end = lists.outbound_end(registers)
         current = lists.ob_cur_slot
@@ -404,14 +407,17 @@ class CommandPath:
             return
         outbound, mask = lists.outbound, self.chip.cl_slot_num_mask
         unpack = mv.RSP_FRAME.unpack_from
+        responses = []
         while current != end:
             current = lists.advance(current)
             entry = outbound[current & mask]
             _, tag, status, rsp_flag, request_id = unpack(entry)
             sense = response_sense(entry) if rsp_flag == mv.CL_RSP_FLAG_SENSEDATA else b""
-            self._response(tag, request_id, status, sense)
+            responses.append((tag, request_id, status, sense))
         lists.ob_cur_slot = current
         lists.taken(registers)
+        for tag, request_id, status, sense in responses:
+            self._response(tag, request_id, status, sense)
 
     def _response(self, tag: int, request_id: int, status: int, sense: bytes) -> None:
         commands = self.commands
