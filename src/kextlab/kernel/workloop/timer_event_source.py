@@ -224,14 +224,7 @@ class IOTimerEventSource(IOEventSource):
             self._signal = None
 
     def cancelTimeout(self) -> None:
-        # _withdraw, inlined: a SCSI controller cancels a timeout for every command.
-        self.calloutGeneration += 1
-        self._armed = False
-        if self._callout is not None:
-            thread_call_cancel(self._callout)
-        if self._signal is not None:
-            self._signal.cancel()
-            self._signal = None
+        self._withdraw()
         self.abstime = 0
 
     def enable(self) -> None:
