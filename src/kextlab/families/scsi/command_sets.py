@@ -334,30 +334,19 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
         TRANSFER_LENGTH: int,
         CONTROL: int,
     ) -> bool:
-        if not (
-            0 <= DPO <= 1
-            and 0 <= FUA <= 1
-            and 0 <= RELADR <= 1
-            and 0 <= LOGICAL_BLOCK_ADDRESS <= kSCSICmdFieldMask4Byte
-            and 0 <= TRANSFER_LENGTH <= kSCSICmdFieldMask2Byte
-            and 0 <= CONTROL <= kSCSICmdFieldMask1Byte
-            and dataBuffer is not None  # ``IsBufferAndCapacityValid``, inline
-            and dataBuffer.getLength() >= transferCount
-        ):
-            return False
-        # The hot path: the CDB packed whole as the task's block (its
-        # ``SetCommandDescriptorBlock``; the pad bytes are the unused ones, zero).
-        request._cdb = _CDB_10.pack(
+        return self._transfer_10(
+            request,
             kSCSICmd_READ_10,
-            (DPO << 4) | (FUA << 3) | RELADR,
+            kSCSIDataTransfer_FromTargetToInitiator,
+            dataBuffer,
+            transferCount,
+            DPO,
+            FUA,
+            0,  # READ(10) has no EBP bit
+            RELADR,
             LOGICAL_BLOCK_ADDRESS,
-            0x00,
             TRANSFER_LENGTH,
             CONTROL,
-        )
-        request._cdb_size = kSCSICDBSize_10Byte
-        return self.SetDataTransferControl(
-            request, 0, kSCSIDataTransfer_FromTargetToInitiator, dataBuffer, transferCount
         )
 
     def WRITE_10(
@@ -373,6 +362,37 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
         TRANSFER_LENGTH: int,
         CONTROL: int,
     ) -> bool:
+        return self._transfer_10(
+            request,
+            kSCSICmd_WRITE_10,
+            kSCSIDataTransfer_FromInitiatorToTarget,
+            dataBuffer,
+            transferCount,
+            DPO,
+            FUA,
+            EBP,
+            RELADR,
+            LOGICAL_BLOCK_ADDRESS,
+            TRANSFER_LENGTH,
+            CONTROL,
+        )
+
+    def _transfer_10(
+        self,
+        request: SCSITask,
+        opcode: int,
+        direction: int,
+        dataBuffer: IOMemoryDescriptor | None,
+        transferCount: int,
+        DPO: int,
+        FUA: int,
+        EBP: int,
+        RELADR: int,
+        LOGICAL_BLOCK_ADDRESS: int,
+        TRANSFER_LENGTH: int,
+        CONTROL: int,
+    ) -> bool:
+        """READ(10) and WRITE(10), which differ only in opcode, direction and EBP."""
         if not (
             0 <= DPO <= 1
             and 0 <= FUA <= 1
@@ -388,7 +408,7 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
         # The hot path: the CDB packed whole as the task's block (its
         # ``SetCommandDescriptorBlock``; the pad bytes are the unused ones, zero).
         request._cdb = _CDB_10.pack(
-            kSCSICmd_WRITE_10,
+            opcode,
             (DPO << 4) | (FUA << 3) | (EBP << 2) | RELADR,
             LOGICAL_BLOCK_ADDRESS,
             0x00,
@@ -396,9 +416,7 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
             CONTROL,
         )
         request._cdb_size = kSCSICDBSize_10Byte
-        return self.SetDataTransferControl(
-            request, 0, kSCSIDataTransfer_FromInitiatorToTarget, dataBuffer, transferCount
-        )
+        return self.SetDataTransferControl(request, 0, direction, dataBuffer, transferCount)
 
     def READ_16(
         self,
@@ -414,31 +432,20 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
         GROUP_NUMBER: int,
         CONTROL: int,
     ) -> bool:
-        if not (
-            0 <= RDPROTECT <= kSCSICmdFieldMask3Bit
-            and 0 <= DPO <= 1
-            and 0 <= FUA <= 1
-            and 0 <= FUA_NV <= 1
-            and 0 <= LOGICAL_BLOCK_ADDRESS <= kSCSICmdFieldMask8Byte
-            and 0 <= TRANSFER_LENGTH <= kSCSICmdFieldMask4Byte
-            and 0 <= GROUP_NUMBER <= kSCSICmdFieldMask5Bit
-            and 0 <= CONTROL <= kSCSICmdFieldMask1Byte
-            and dataBuffer is not None  # ``IsBufferAndCapacityValid``, inline
-            and dataBuffer.getLength() >= transferCount
-        ):
-            return False
-        # The CDB packed whole as the task's block (its ``SetCommandDescriptorBlock``).
-        request._cdb = _CDB_16.pack(
+        return self._transfer_16(
+            request,
             kSCSICmd_READ_16,
-            (RDPROTECT << 5) | (DPO << 4) | (FUA << 3) | (FUA_NV << 1),
+            kSCSIDataTransfer_FromTargetToInitiator,
+            dataBuffer,
+            transferCount,
+            RDPROTECT,
+            DPO,
+            FUA,
+            FUA_NV,
             LOGICAL_BLOCK_ADDRESS,
             TRANSFER_LENGTH,
             GROUP_NUMBER,
             CONTROL,
-        )
-        request._cdb_size = kSCSICDBSize_16Byte
-        return self.SetDataTransferControl(
-            request, 0, kSCSIDataTransfer_FromTargetToInitiator, dataBuffer, transferCount
         )
 
     def WRITE_16(
@@ -455,8 +462,41 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
         GROUP_NUMBER: int,
         CONTROL: int,
     ) -> bool:
+        return self._transfer_16(
+            request,
+            kSCSICmd_WRITE_16,
+            kSCSIDataTransfer_FromInitiatorToTarget,
+            dataBuffer,
+            transferCount,
+            WRPROTECT,
+            DPO,
+            FUA,
+            FUA_NV,
+            LOGICAL_BLOCK_ADDRESS,
+            TRANSFER_LENGTH,
+            GROUP_NUMBER,
+            CONTROL,
+        )
+
+    def _transfer_16(
+        self,
+        request: SCSITask,
+        opcode: int,
+        direction: int,
+        dataBuffer: IOMemoryDescriptor | None,
+        transferCount: int,
+        PROTECT: int,
+        DPO: int,
+        FUA: int,
+        FUA_NV: int,
+        LOGICAL_BLOCK_ADDRESS: int,
+        TRANSFER_LENGTH: int,
+        GROUP_NUMBER: int,
+        CONTROL: int,
+    ) -> bool:
+        """READ(16) and WRITE(16), which differ only in opcode and direction."""
         if not (
-            0 <= WRPROTECT <= kSCSICmdFieldMask3Bit
+            0 <= PROTECT <= kSCSICmdFieldMask3Bit
             and 0 <= DPO <= 1
             and 0 <= FUA <= 1
             and 0 <= FUA_NV <= 1
@@ -470,17 +510,15 @@ class SCSIBlockCommands(SCSIPrimaryCommands):
             return False
         # The CDB packed whole as the task's block (its ``SetCommandDescriptorBlock``).
         request._cdb = _CDB_16.pack(
-            kSCSICmd_WRITE_16,
-            (WRPROTECT << 5) | (DPO << 4) | (FUA << 3) | (FUA_NV << 1),
+            opcode,
+            (PROTECT << 5) | (DPO << 4) | (FUA << 3) | (FUA_NV << 1),
             LOGICAL_BLOCK_ADDRESS,
             TRANSFER_LENGTH,
             GROUP_NUMBER,
             CONTROL,
         )
         request._cdb_size = kSCSICDBSize_16Byte
-        return self.SetDataTransferControl(
-            request, 0, kSCSIDataTransfer_FromInitiatorToTarget, dataBuffer, transferCount
-        )
+        return self.SetDataTransferControl(request, 0, direction, dataBuffer, transferCount)
 
     def READ_CAPACITY(
         self,
