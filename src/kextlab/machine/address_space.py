@@ -234,37 +234,13 @@ class AddressSpace:
             mapping.region.write(address - mapping.base, size, value & ALL_ONES[size])
 
     def cpu_read(self, address: int, size: int) -> int:
-        """``read`` by the CPU: the load, then its bus time (``read`` inlined on a hit)."""
-        hit = self._pages.get(address >> _PAGE_SHIFT)
-        if hit is not None:
-            base, end, sizes, read, _ = hit
-            if (
-                base <= address
-                and address + size <= end
-                and size in sizes
-                and not address & (size - 1)
-            ):
-                value = read(address - base, size)
-                self._consume(self._cpu_read_ns)
-                return value
+        """``read`` by the CPU: the load, then its bus time."""
         value = self.read(address, size)
         self._consume(self._cpu_read_ns)
         return value
 
     def cpu_write(self, address: int, size: int, value: int) -> None:
-        """``write`` by the CPU: the store, then its bus time (``write`` inlined on a hit)."""
-        hit = self._pages.get(address >> _PAGE_SHIFT)
-        if hit is not None:
-            base, end, sizes, _, write = hit
-            if (
-                base <= address
-                and address + size <= end
-                and size in sizes
-                and not address & (size - 1)
-            ):
-                write(address - base, size, value & ALL_ONES[size])
-                self._consume(self._cpu_write_ns)
-                return
+        """``write`` by the CPU: the store, then its bus time."""
         self.write(address, size, value)
         self._consume(self._cpu_write_ns)
 
