@@ -17,6 +17,7 @@ from kextlab.kernel.service import (
     kIOServiceMatchedState,
     kIOServiceRegisteredState,
 )
+from kextlab.kernel.service.service import kIOServiceBusyStateMask
 from kextlab.sim.scheduler import Scheduler
 from kextlab.sim.time import MILLISECOND
 
@@ -64,11 +65,13 @@ def test_busy_time_accumulates_in_virtual_time() -> None:
         assert service.busy_time() == 8 * MILLISECOND
 
 
-def test_the_busy_count_cannot_go_negative() -> None:
+def test_the_busy_count_cannot_go_negative_or_past_its_mask() -> None:
     service = IOService()
-    with pytest.raises(ValueError, match="busy count would go negative"):
-        service.adjustBusy(-1)
+    service.adjustBusy(-1)
     assert service.getBusyState() == 0
+    service.adjustBusy(kIOServiceBusyStateMask)
+    service.adjustBusy(1)
+    assert service.getBusyState() == kIOServiceBusyStateMask
 
 
 def test_providers_and_clients_are_service_plane_links() -> None:

@@ -322,3 +322,37 @@ def test_open_fails_on_an_inactive_service(iokit: IOKit) -> None:
         assert not nub.open(client)
         client.release()
         nub.release()
+
+
+def test_terminating_a_nub_whose_match_job_is_still_queued(iokit: IOKit) -> None:
+    """Phase 2 does not wait for a queued job (only ``kIOServiceConfigState`` holds
+    it), so detach drops the nub's busy counts and the job's own -1 then finds
+    none: xnu logs ``bad busy count`` and carries on, and so does kextlab."""
+    iokit.register(Nub)
+    with iokit.scheduler.entered():
+        nub = Nub()
+        nub.init()
+        iokit.publish(nub, run=False)
+        assert iokit.globals.config.pending == 1
+        assert iokit.board.getBusyState() == 1
+        nub.terminate(kIOServiceSynchronous)
+        assert iokit.globals.config.pending == 1  # the job is still queued
+        assert iokit.board.getBusyState() == 0
+    iokit.run()
+    assert iokit.log == ["Nub: bad busy count (0,-1)"]
+    assert iokit.board.getBusyState() == 0
+    assert iokit.counts().get("Nub", 0) == 0
+
+
+def test_an_asynchronous_terminate_waits_for_the_queued_match_job(iokit: IOKit) -> None:
+    """On the terminate thread, phase 2 runs after the job: no miscount."""
+    iokit.register(Nub)
+    with iokit.scheduler.entered():
+        nub = Nub()
+        nub.init()
+        iokit.publish(nub, run=False)
+        nub.terminate()
+    iokit.run()
+    assert iokit.log == []
+    assert iokit.board.getBusyState() == 0
+    assert iokit.counts().get("Nub", 0) == 0

@@ -225,15 +225,23 @@ class IOService(IORegistryEntry):
     def adjustBusy(self, delta: int) -> None:
         """Change the busy count (``_adjustBusy``).  When it goes from 0 to non-zero
         or back, the provider's count moves by one too, up the plane; time spent
-        busy accumulates in virtual nanoseconds (ioreg's ``busy N (T ms)``)."""
+        busy accumulates in virtual nanoseconds (ioreg's ``busy N (T ms)``).
+
+        A change that would take the count below 0 or past its mask is refused
+        with xnu's ``bad busy count (count,delta)`` line in the kernel log, and the
+        count is left as it was.  It happens on a real Mac too: a nub terminated
+        while its match job is still queued loses its busy counts at detach, and
+        the job gives its own back afterwards.  xnu then also passes a -1 on to the
+        provider; kextlab stops there, so one miscount does not spread."""
         service: IOService | None = self
         while service is not None and delta:
             before = service._busy
             after = before + delta
-            if after < 0:
-                raise ValueError(f"{service!r}: busy count would go negative")
-            if after > kIOServiceBusyStateMask:
-                raise ValueError(f"{service!r}: busy count would pass {kIOServiceBusyStateMask}")
+            if after < 0 or after > kIOServiceBusyStateMask:
+                globals_ = _maybe_globals()
+                if globals_ is not None:
+                    globals_.log(f"{service.getName()}: bad busy count ({before},{delta})")
+                return
             now = _now()
             service._busy = after
             if before == 0:
