@@ -92,6 +92,24 @@ def test_a_target_plugged_in_and_out_appears_and_goes_while_another_is_busy(
         runner.close()
 
 
+def test_hot_plug_times_in_the_machine_file_come_after_boot(tmp_path: Path) -> None:
+    """A target the machine file plugs in at 2 s is not there at boot: booting stops
+    when the machine is quiet, without running to the plug.  Running on past 2 s
+    plugs it in, and the bus-change doorbell brings a rescan once the bus has
+    settled (1 s), which creates it; at 5 s it is pulled out, and gone a settle
+    later."""
+    disk(tmp_path)
+    plug = Target(2, extra={"attach_at_ns": 2 * SECOND, "detach_at_ns": 5 * SECOND})
+    with umi_kernel(machine_file(tmp_path, (Target(0), plug))) as kernel:
+        assert kernel.scheduler.now < 2 * SECOND
+        assert target_ids(kernel) == [0]
+        kernel.machine.run(3 * SECOND + 500 * MILLISECOND)
+        assert target_ids(kernel) == [0, 2]
+        kernel.machine.run(6 * SECOND + 500 * MILLISECOND)
+        assert target_ids(kernel) == [0]
+        assert controller(kernel).statistics["Bus Changes"] == 2
+
+
 def test_a_burst_of_bus_changes_is_one_scan(tmp_path: Path) -> None:
     """Five targets plugged in within half a second: the rescan waits for the bus to
     settle and creates all five in one pass."""

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from kextlab.errors import InternalError, KernelPanic
 from kextlab.sim import Context, Scheduler
+from kextlab.sim.sync import WaitQueue
 from kextlab.sim.time import MILLISECOND, SECOND, format_log_stamp, format_seconds
 
 
@@ -128,6 +129,59 @@ def test_dropping_cancelled_events_keeps_the_dispatch_order(plan: list[tuple[int
         (time, index) for index, (time, cancelled) in enumerate(plan) if not cancelled
     )
     assert seen == expected
+
+
+def test_external_events_do_not_keep_the_machine_running() -> None:
+    """run() stops when only external events are left; a run that reaches their time
+    runs them, in order with the machine's own."""
+    scheduler = Scheduler()
+    seen: list[tuple[str, int]] = []
+    scheduler.at_external(5 * SECOND, lambda: seen.append(("plug", scheduler.now)), "plug")
+    scheduler.at(MILLISECOND, lambda: seen.append(("boot", scheduler.now)), "boot")
+    scheduler.run()
+    assert seen == [("boot", MILLISECOND)]
+    assert scheduler.now == MILLISECOND
+    assert scheduler.pending_events() == 1
+    scheduler.run_for(5 * SECOND)
+    assert seen[-1] == ("plug", 5 * SECOND)
+    assert scheduler.pending_events() == 0
+
+
+def test_the_machines_own_work_runs_the_external_events_it_passes() -> None:
+    """An external event due before the machine's last event of its own runs in time
+    order; a cancelled event of the machine's does not count as work."""
+    scheduler = Scheduler()
+    seen: list[str] = []
+    scheduler.at(3 * SECOND, lambda: seen.append("dead timeout"), "timeout").cancel()
+    scheduler.at_external(SECOND, lambda: seen.append("plug"), "plug")
+    scheduler.at_external(4 * SECOND, lambda: seen.append("unplug"), "unplug")
+    scheduler.run()
+    assert seen == []
+    scheduler.at(2 * SECOND, lambda: seen.append("work"), "work")
+    scheduler.run()
+    assert seen == ["plug", "work"]
+    assert scheduler.now == 2 * SECOND
+
+
+def test_a_host_waiting_for_an_external_event_gets_it() -> None:
+    """A host that blocks until something is plugged in runs the machine to that time."""
+    scheduler = Scheduler()
+    queue = WaitQueue(scheduler, "arrival")
+    scheduler.at_external(7 * MILLISECOND, lambda: queue.wakeup_all(), "plug")
+    assert queue.wait()
+    assert scheduler.now == 7 * MILLISECOND
+
+
+def test_cancelled_external_events_leave_the_queue_with_the_rest() -> None:
+    scheduler = Scheduler()
+    for number in range(100):
+        scheduler.at_external(SECOND + number, lambda: None, "plug").cancel()
+    for _ in range(100):
+        scheduler.after(SECOND, lambda: None, "timeout").cancel()
+    scheduler.at(1, lambda: None, "work")
+    scheduler.run()
+    assert scheduler._external == set()
+    assert scheduler.pending_events() == 0
 
 
 def test_scheduling_in_the_past_is_a_bug() -> None:

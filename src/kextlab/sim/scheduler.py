@@ -49,6 +49,13 @@ re-heapifies the rest.  That is unobservable: the loop skips a cancelled event
 without a trace, a count or a clock change, and ``(time, sequence)`` orders the
 remaining events totally, whatever the heap's layout.
 
+*External* events (``at_external``) come from outside the machine: a disk plugged
+in or pulled out at a time a machine file or a test chose.  They run like any other
+event, but they do not keep the machine going: ``run()`` without a time stops when
+only external events are left, as a real machine is idle until someone plugs
+something in.  A run that reaches their time (``run(until)``, ``run_for``, a host
+waiting for a wakeup, or the machine's own work going past it) runs them.
+
 An exception escaping a thread or an event callback stops the machine: ``run``
 raises ``KernelPanic`` with a report (what failed, where, when, the traceback), and
 every later ``run`` raises it again.  I/O Kit's own failure paths (``IOReturn``
@@ -216,6 +223,8 @@ class Scheduler:
         self._queue: list[_Entry] = []
         #: The queue length above which ``at`` and ``after`` first drop cancelled events.
         self._compact_above = _COMPACT_MINIMUM
+        #: The sequence numbers of the external events still in the queue.
+        self._external: set[int] = set()
         self._sequence = itertools.count()
         #: Who is running on the virtual CPU.
         self.context = _HOST
@@ -288,12 +297,21 @@ class Scheduler:
         heappush(queue, entry)
         return Event(entry)
 
+    def at_external(self, time: int, action: Callable[[], object], label: str) -> Event:
+        """Schedule ``action`` at ``time`` as an *external* event, one from outside the
+        machine that does not keep ``run()`` going (see the module's essay)."""
+        event = self.at(time, action, label)
+        self._external.add(event.seq)
+        return event
+
     def _compact(self) -> None:
         """Drop the cancelled events from the queue (see the module's essay)."""
         queue = self._queue
         # In place: the loop holds the list, and may be running the event that came here.
         queue[:] = [entry for entry in queue if entry[2] is not None]
         heapify(queue)
+        if self._external:
+            self._external.intersection_update(entry[1] for entry in queue)
         self._compact_above = max(_COMPACT_MINIMUM, 2 * len(queue))
 
     def _in_the_past(self, time: int, label: str) -> InternalError:
@@ -310,13 +328,14 @@ class Scheduler:
     # -- running the machine -------------------------------------------------------
 
     def run(self, until: int | None = None) -> None:
-        """Run events up to virtual time ``until`` (inclusive), or until none is left.
+        """Run events up to virtual time ``until`` (inclusive), or, without it, until
+        the machine is quiet: no event left but external ones.
 
         Only the host may call this.  With ``until`` given the clock ends exactly at
         ``until`` even when the machine went idle earlier.
         """
         self._require_host("run the machine")
-        self._loop(until, wait_for_host_wake=False)
+        self._loop(until, wait_for_host_wake=False, until_quiet=until is None)
         if until is not None and until > self.now:
             self.now = until
 
@@ -329,18 +348,25 @@ class Scheduler:
         if self._panic is not None:
             raise KernelPanic(self._panic)
 
-    def _loop(self, until: int | None, *, wait_for_host_wake: bool) -> None:
+    def _loop(
+        self, until: int | None, *, wait_for_host_wake: bool, until_quiet: bool = False
+    ) -> None:
         queue = self._queue
         host = self._host
+        external = self._external
         trace = self.trace
         loop = self._loop_greenlet = getcurrent()
         outer = getattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, None)
         setattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, self)
         try:
             while queue:
-                time, _, action, label = queue[0]
+                time, seq, action, label = queue[0]
                 if until is not None and time > until:
                     break
+                if external and seq in external:
+                    if until_quiet and not self._machine_busy():
+                        break
+                    external.discard(seq)
                 heappop(queue)
                 if action is None:  # cancelled
                     continue
@@ -365,6 +391,11 @@ class Scheduler:
             self.context = _HOST
             self._loop_greenlet = None
             setattr(loop, CURRENT_SCHEDULER_ATTRIBUTE, outer)
+
+    def _machine_busy(self) -> bool:
+        """Whether an event of the machine's own (not external, not cancelled) is due."""
+        external = self._external
+        return any(entry[2] is not None and entry[1] not in external for entry in self._queue)
 
     # -- time on the CPU -------------------------------------------------------------
 

@@ -59,7 +59,9 @@ def test_hot_plug_rings_bus_change_and_inquiry_follows_the_bus(bench: UMIBench) 
     bench.hba.scsi_bus.attach(
         1, ram_disk_target("hot1"), at=bench.machine.scheduler.now + 10 * MICROSECOND
     )
-    bench.machine.run()
+    bench.machine.run()  # a hot-plug is external: the quiet machine does not wait for it
+    assert bench.read("arm_to_pciea_drbl_reg") == 0
+    bench.machine.run_for(MILLISECOND)
     rung = bench.read("arm_to_pciea_drbl_reg")
     assert rung == D.DRBL_BUS_CHANGE | D.DRBL_EVENT_NOTIFY
     assert bench.read("main_int_cause_reg") & bench.bits.int_dl_cpu2pciea

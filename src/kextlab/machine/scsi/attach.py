@@ -18,8 +18,9 @@ and builds them)::
     queue_depth = 32             # commands the target takes at once (TASK SET FULL beyond)
     command_ns = 20000           # fixed cost per command
     mib_per_s = 400              # data rate
-    attach_at_ns = 0             # hot-plug: appear at this virtual time (0: at power-on)
-    detach_at_ns = 0             # hot-unplug at this virtual time (0: never)
+    attach_at_ns = 0             # hot-plug: appear at this virtual time (0: at power-on);
+    detach_at_ns = 0             #   unplug at this one (0: never).  Both are external
+                                 #   events: boot does not run on to them
 
     [scsi_faults]                # scsi_debug's injection (kextlab.machine.scsi.faults)
     every_nth = 0

@@ -144,10 +144,11 @@ class SCSIBus:
         queue_depth: int = 32,
         at: int | None = None,
     ) -> None:
-        """Plug ``target`` in at ``target_id`` now, or at virtual time ``at``."""
+        """Plug ``target`` in at ``target_id`` now, or at virtual time ``at`` (an
+        external event: the machine does not wait for it to go quiet)."""
         self._check_id(target_id)
         if at is not None and at > self.scheduler.now:
-            self.scheduler.at(
+            self.scheduler.at_external(
                 at,
                 lambda: self.attach(target_id, target, timing=timing, queue_depth=queue_depth),
                 f"{self.name}.hotplug attach {target_id} {target.name}",
@@ -164,10 +165,11 @@ class SCSIBus:
             listener(target_id, target)
 
     def detach(self, target_id: int, *, at: int | None = None) -> None:
-        """Unplug the target at ``target_id``; its in-flight commands end ``NO_TARGET``."""
+        """Unplug the target at ``target_id`` now, or at virtual time ``at`` (an
+        external event); its in-flight commands end ``NO_TARGET``."""
         self._check_id(target_id)
         if at is not None and at > self.scheduler.now:
-            self.scheduler.at(
+            self.scheduler.at_external(
                 at, lambda: self.detach(target_id), f"{self.name}.hotplug detach {target_id}"
             )
             return
