@@ -10,9 +10,9 @@ writes to it.
 Interrupts: ``main_int_cause_reg`` is computed on every read from the pending
 sources (firmware doorbells under ``arm_to_pciea_mask_reg``, ``outb_isr_cause``)
 masked by ``enpointa_mask_reg``, and INTx follows ``main_int_cause & int_mu``
-whenever one of them changes: ``update_interrupt`` is the write hook of the four,
-and the firmware calls it after it changed one.  Both read the register values
-directly, with the chip's bits as plain integers taken once at construction, since
+whenever one of them changes: ``update_interrupt`` runs from the write hook of
+the four, and the firmware calls it after it changed one.  It reads the register
+values directly, with the chip's bits as plain integers taken once at construction, since
 every command passes through them a few times; for the same reason, once realized,
 the two list pointers' write hooks are the firmware's own methods.
 
@@ -194,10 +194,10 @@ class MarvellUMI(PCIFunction):
         offsets = self.chip.registers
         hooks: dict[str, tuple[Access, ReadHook, WriteHook]] = {
             "main_int_cause_reg": (Access.RO, self.main_int_cause, None),
-            "enpointa_mask_reg": (Access.RW, None, self.update_interrupt),
+            "enpointa_mask_reg": (Access.RW, None, self._interrupt_register_written),
             "pciea_to_arm_drbl_reg": (Access.RW, None, self._host_doorbell),
-            "arm_to_pciea_drbl_reg": (Access.W1C, None, self.update_interrupt),
-            "arm_to_pciea_mask_reg": (Access.RW, None, self.update_interrupt),
+            "arm_to_pciea_drbl_reg": (Access.W1C, None, self._interrupt_register_written),
+            "arm_to_pciea_mask_reg": (Access.RW, None, self._interrupt_register_written),
             "pciea_to_arm_msg0": (Access.RW, None, None),
             "pciea_to_arm_msg1": (Access.RW, None, None),
             "arm_to_pciea_msg0": (Access.RO, None, None),
@@ -210,7 +210,7 @@ class MarvellUMI(PCIFunction):
             "outb_copy_baseh": (Access.RW, None, None),
             "outb_copy_pointer": (Access.RO, None, None),
             "outb_read_pointer": (Access.RW, None, self._outbound_taken),
-            "outb_isr_cause": (Access.W1C, None, self.update_interrupt),
+            "outb_isr_cause": (Access.W1C, None, self._interrupt_register_written),
             "outb_coal_cfg": (Access.RW, None, self._coalescing_written),
             "ctrl_sts_reg": (Access.RW, None, self._inert_written("ctrl_sts_reg")),
             "rstoutn_mask_reg": (Access.RW, None, self._inert_written("rstoutn_mask_reg")),
@@ -243,22 +243,13 @@ class MarvellUMI(PCIFunction):
             cause |= self._int_comaerr
         return cause & values["enpointa_mask_reg"]
 
-    def update_interrupt(self, *written: int) -> None:
-        """Drive INTx from main_int_cause & int_mu (computed as ``main_int_cause`` does).
+    def update_interrupt(self) -> None:
+        """Drive INTx from main_int_cause & int_mu."""
+        self.set_irq(bool(self.main_int_cause() & self._int_mu))
 
-        Also the write hook of the four registers the interrupt depends on, which
-        ignores the values written (``written``: old and new) and reads the registers.
-        """
-        values = self._values
-        cause = 0
-        if values["arm_to_pciea_drbl_reg"] & values["arm_to_pciea_mask_reg"]:
-            cause = self._int_dl_cpu2pciea
-        list_status = values["outb_isr_cause"]
-        if list_status & self._clic_irq:
-            cause |= self._int_comaout
-        if list_status & self._list_errors:
-            cause |= self._int_comaerr
-        self.set_irq(bool(cause & values["enpointa_mask_reg"] & self._int_mu))
+    def _interrupt_register_written(self, old: int, new: int) -> None:
+        """The write hook of the four registers the interrupt depends on."""
+        self.update_interrupt()
 
     # -- host writes the firmware acts on -------------------------------------------------------
 
