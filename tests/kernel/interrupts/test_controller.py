@@ -20,8 +20,6 @@ from kextlab.kernel.ioreturn import (
     kIOReturnSuccess,
 )
 from kextlab.kernel.kernel import Kernel
-from kextlab.kernel.libkern.collections import OSArray
-from kextlab.kernel.libkern.values import OSData, OSSymbol
 from kextlab.kernel.platform import (
     IOInterruptController,
     IOInterruptVector,
@@ -32,6 +30,7 @@ from kextlab.kernel.platform import (
 from kextlab.kernel.service.interrupts import InterruptTypeRef
 from kextlab.kernel.service.service import IOService
 from kextlab.testing.kernel import booted_kernel
+from tests.kernel.interrupt_nubs import interrupt_nub, vector_specifier
 
 NAME = "IOInterruptController0000CAFE"
 
@@ -74,18 +73,7 @@ class Toy:
 
     def nub(self, vector: int) -> IOService:
         """A nub whose one interrupt is ``vector`` of the toy controller."""
-        nub = IOService()
-        name = OSSymbol.withCString(NAME)
-        controllers = OSArray([name])
-        name.release()
-        data = OSData(vector.to_bytes(4, "big"))
-        specifiers = OSArray([data])
-        data.release()
-        nub.getPropertyTable().setObject("IOInterruptControllers", controllers)
-        nub.getPropertyTable().setObject("IOInterruptSpecifiers", specifiers)
-        controllers.release()
-        specifiers.release()
-        return nub
+        return interrupt_nub(NAME, vector_specifier(vector))
 
     def handler(self, label: str) -> object:
         def record(target: object, refCon: object, nub: object, source: int) -> None:

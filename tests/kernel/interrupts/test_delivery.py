@@ -25,8 +25,6 @@ from kextlab.kernel.ioreturn import (
     kIOReturnSuccess,
 )
 from kextlab.kernel.kernel import Kernel
-from kextlab.kernel.libkern.collections import OSArray
-from kextlab.kernel.libkern.values import OSData, OSString
 from kextlab.kernel.memory.device_memory import IOMemoryMap
 from kextlab.kernel.platform import (
     IOInterruptController,
@@ -42,6 +40,7 @@ from kextlab.sim.scheduler import current_scheduler
 from kextlab.testing.kernel import booted_kernel
 from kextlab.userland import iokitlib as io
 from kextlab.userland.tools.ioclasscount import ioclasscount
+from tests.kernel.interrupt_nubs import interrupt_nub
 
 CONTROLLER = "IOInterruptControllerFF800400"
 INPUT = 18  # where both test cards' INTx lands
@@ -423,11 +422,7 @@ def test_a_nub_registering_before_its_controller_starts_waits_for_it(kernel: Ker
         """Never called."""
 
     with kernel.entered():
-        nub = IOService()
-        controllers = OSArray([OSString(name)])
-        specifiers = OSArray([OSData(bytes.fromhex("0000000300000001"))])
-        nub.getPropertyTable().setObject("IOInterruptControllers", controllers)
-        nub.getPropertyTable().setObject("IOInterruptSpecifiers", specifiers)
+        nub = interrupt_nub(name, bytes.fromhex("0000000300000001"))
 
         def register() -> None:
             result = nub.registerInterrupt(0, None, handler)

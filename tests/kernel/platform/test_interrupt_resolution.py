@@ -9,8 +9,6 @@ from collections.abc import Iterator
 import pytest
 
 from kextlab.kernel.ioreturn import kIOReturnNoInterrupt, kIOReturnSuccess
-from kextlab.kernel.libkern.collections import OSArray
-from kextlab.kernel.libkern.values import OSData, OSSymbol
 from kextlab.kernel.platform import (
     IOInterruptController,
     IOInterruptVector,
@@ -19,6 +17,7 @@ from kextlab.kernel.platform import (
 )
 from kextlab.kernel.service.service import IOService
 from kextlab.testing.kernel import booted_kernel
+from tests.kernel.interrupt_nubs import interrupt_nub, vector_specifier
 
 NAME = "IOInterruptController0000BEEF"
 
@@ -39,18 +38,7 @@ class Recorder(IOInterruptController):
 
 def make_nub(vector: int) -> IOService:
     """A nub whose one interrupt is ``vector`` of the recorder."""
-    nub = IOService()
-    name = OSSymbol.withCString(NAME)
-    controllers = OSArray([name])
-    name.release()
-    data = OSData(vector.to_bytes(4, "big"))
-    specifiers = OSArray([data])
-    data.release()
-    nub.getPropertyTable().setObject("IOInterruptControllers", controllers)
-    nub.getPropertyTable().setObject("IOInterruptSpecifiers", specifiers)
-    controllers.release()
-    specifiers.release()
-    return nub
+    return interrupt_nub(NAME, vector_specifier(vector))
 
 
 def handler(target: object, refCon: object, nub: object, source: int) -> None:
