@@ -178,6 +178,42 @@ def test_boot_accepts_a_machine_file(tmp_path: Path) -> None:
     assert "pci-bridge" not in result.stdout
 
 
+HOT_PLUG_MACHINE = (
+    '[memory]\nsize = "256M"\n[[device]]\nname = "hba0"\nmodel = "mvumi9143"\nslot = 4\n'
+    '[[device.target]]\nid = 0\ntype = "disk"\nimage = "d0.img"\nsize = "1M"\n'
+    '[[device.target]]\nid = 3\ntype = "disk"\nimage = "d3.img"\nsize = "1M"\n'
+    "attach_at_ns = 500_000_000\n"
+)
+
+
+def test_boot_run_for_lets_the_hot_plug_times_of_the_machine_file_pass(tmp_path: Path) -> None:
+    """Boot stops when the machine is quiet (about 0.1 s), before the plug at 0.5 s;
+    --run-for 1600ms runs on past it and past the driver's rescan, which waits 1 s for
+    the bus to settle and then finds target 3."""
+    path = tmp_path / "hotplug.toml"
+    path.write_text(HOT_PLUG_MACHINE, encoding="utf-8")
+    quiet = run("boot", "--machine", str(path))
+    assert quiet.exit_code == 0, quiet.output
+    assert "IOSCSIParallelInterfaceDevice@0" in quiet.stdout
+    assert "IOSCSIParallelInterfaceDevice@3" not in quiet.stdout
+    later = run("boot", "--machine", str(path), "--run-for", "1600ms")
+    assert later.exit_code == 0, later.output
+    assert "IOSCSIParallelInterfaceDevice@3" in later.stdout
+    assert "MarvellUMI: target 3: KEXTLAB KEXTLAB DISK" in later.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [("5parsecs", "expected a duration such as 2s"), ("1.5ns", "not a whole number")],
+)
+def test_a_bad_run_for_duration_exits_2_naming_the_option(value: str, complaint: str) -> None:
+    result = run("boot", "--run-for", value)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Invalid value for '--run-for'" in result.stderr
+    assert complaint in result.stderr
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 

@@ -54,6 +54,7 @@ from kextlab.machine.description import embedded_machine_names, load_machine_des
 from kextlab.machine.devices import DeviceCatalog
 from kextlab.machine.machine import Machine
 from kextlab.machine.scsi.attach import TARGET_PARAMETERS
+from kextlab.sim.time import parse_duration
 from kextlab.sim.trace import TraceRecorder
 from kextlab.userland import iokitlib as io
 from kextlab.userland.system import start_kernel
@@ -83,6 +84,22 @@ seed_option = click.option(
     show_default=True,
     help="Seed of the machine's random streams; same machine and seed, same run.",
 )
+
+
+class Duration(click.ParamType):
+    """A virtual-time duration on the command line: 2s, 500ms, 250us, 100ns."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 dump_option = click.option(
@@ -269,10 +286,27 @@ def main() -> None:
     is_flag=True,
     help="Also print every node's properties.",
 )
-def boot(machine_spec: str, seed: int, trace_path: Path | None, show_properties: bool) -> None:
+@click.option(
+    "--run-for",
+    "run_for",
+    type=Duration(),
+    default=0,
+    metavar="DURATION",
+    help="After booting, run the machine this much longer in virtual time (2s, 500ms, "
+    "250us ...) before printing, so that hot-plug times in the machine file pass.",
+)
+def boot(
+    machine_spec: str, seed: int, trace_path: Path | None, show_properties: bool, run_for: int
+) -> None:
     """Power on a machine, run its firmware and start its kernel; print the boot log,
     the device tree and the I/O Registry's service plane (as `ioreg` shows it)."""
     with booted(machine_spec, seed, trace_path) as (machine, tree, kernel):
+        if run_for:
+            try:
+                machine.run_for(run_for)
+            except KernelPanic as panic:
+                click.echo(panic.report, err=True)
+                sys.exit(EXIT_PANIC)
         for line in machine.console.lines():
             click.echo(line)
         click.echo()
