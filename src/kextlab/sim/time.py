@@ -27,7 +27,12 @@ def format_log_stamp(time_ns: int) -> str:
 
 
 #: The units ``parse_duration`` takes.
-DURATION_UNITS = {"ns": NANOSECOND, "us": MICROSECOND, "ms": MILLISECOND, "s": SECOND}
+DURATION_UNITS: dict[str, int] = {
+    "ns": NANOSECOND,
+    "us": MICROSECOND,
+    "ms": MILLISECOND,
+    "s": SECOND,
+}
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s)?\s*")
 
@@ -38,11 +43,12 @@ def parse_duration(text: str) -> int:
     match = _DURATION.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r}: expected a duration such as 2s, 500ms, 250us or 100ns")
-    number, unit = match.groups()
+    number: str = match.group(1)
+    unit: str = match.group(2) or "ns"
     whole, _, fraction = number.partition(".")
-    scale = DURATION_UNITS[unit or "ns"]
+    scale = DURATION_UNITS[unit]
     numerator = int(whole + fraction) * scale
-    denominator = 10 ** len(fraction)
+    denominator: int = 10 ** len(fraction)
     if numerator % denominator:
         raise ValueError(f"{text!r}: not a whole number of nanoseconds")
     return numerator // denominator

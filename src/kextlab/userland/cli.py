@@ -86,7 +86,7 @@ seed_option = click.option(
 )
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType[int, object]):
     """A virtual-time duration on the command line: 2s, 500ms, 250us, 100ns."""
 
     name = "duration"
