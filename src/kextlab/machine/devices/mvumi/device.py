@@ -11,10 +11,11 @@ Interrupts: ``main_int_cause_reg`` is computed on every read from the pending
 sources (firmware doorbells under ``arm_to_pciea_mask_reg``, ``outb_isr_cause``)
 masked by ``enpointa_mask_reg``, and INTx follows ``main_int_cause & int_mu``
 whenever one of them changes: ``update_interrupt`` runs from the write hook of
-the four, and the firmware calls it after it changed one.  It reads the register
-values directly, with the chip's bits as plain integers taken once at construction, since
-every command passes through them a few times; for the same reason, once realized,
-the two list pointers' write hooks are the firmware's own methods.
+the four, and the firmware calls it after it changed one.  ``main_int_cause`` reads
+the register values directly, with the chip's bits as plain integers taken once at
+construction, since every command passes through it a few times; for the same
+reason, once realized, the two list pointers' write hooks are the firmware's own
+methods.
 
 The 9580 is a subclass that changes only the chip description: its register
 offsets and bits, the register BAR (2), no ob_shadow, and its reset registers.
