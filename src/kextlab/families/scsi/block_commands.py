@@ -273,11 +273,8 @@ class IOSCSIBlockCommandsDevice(
                     return False
                 if attempt:
                     IOSleep(1000)  # INQUIRY should never fail; let the device come online
-                if (
-                    self.INQUIRY(request, buffer, 0, 0, 0x00, length, 0)
-                    and self.SendCommand(request, kTenSecondTimeoutInMS)
-                    == kSCSIServiceResponse_TASK_COMPLETE
-                    and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+                if self.INQUIRY(request, buffer, 0, 0, 0x00, length, 0) and self.command_succeeds(
+                    request, kTenSecondTimeoutInMS
                 ):
                     break
             else:
@@ -447,12 +444,9 @@ class IOSCSIBlockCommandsDevice(
             return False
         request = self.GetSCSITask()
         try:
-            return (
-                self.PREVENT_ALLOW_MEDIUM_REMOVAL(request, kMediaStateLocked, 0)
-                and self.SendCommand(request, kTenSecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
-            )
+            return self.PREVENT_ALLOW_MEDIUM_REMOVAL(
+                request, kMediaStateLocked, 0
+            ) and self.command_succeeds(request, kTenSecondTimeoutInMS)
         finally:
             self.ReleaseSCSITask(request)
 
@@ -464,9 +458,7 @@ class IOSCSIBlockCommandsDevice(
         try:
             if not (
                 self.READ_CAPACITY(request, buffer, 0, 0, 0, 0)
-                and self.SendCommand(request, kThirtySecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+                and self.command_succeeds(request, kThirtySecondTimeoutInMS)
             ):
                 return None
             data = bytes(buffer.getBytesNoCopy())
@@ -480,14 +472,9 @@ class IOSCSIBlockCommandsDevice(
             ):
                 long_buffer = self.data_buffer(kREPORT_CAPACITY_16_DataSize)
                 try:
-                    if (
-                        self.READ_CAPACITY_16(
-                            request, long_buffer, 0, kREPORT_CAPACITY_16_DataSize, 0, 0
-                        )
-                        and self.SendCommand(request, kThirtySecondTimeoutInMS)
-                        == kSCSIServiceResponse_TASK_COMPLETE
-                        and request.GetTaskStatus() == kSCSITaskStatus_GOOD
-                    ):
+                    if self.READ_CAPACITY_16(
+                        request, long_buffer, 0, kREPORT_CAPACITY_16_DataSize, 0, 0
+                    ) and self.command_succeeds(request, kThirtySecondTimeoutInMS):
                         data = bytes(long_buffer.getBytesNoCopy())
                         capacity = (
                             int.from_bytes(data[8:12], "big"),
@@ -512,11 +499,8 @@ class IOSCSIBlockCommandsDevice(
                 if self.REQUEST_SENSE(request, sense, 18, 0):
                     self.SendCommand(request, kTenSecondTimeoutInMS)
                 sense.release()
-            if (
-                self.MODE_SENSE_6(request, buffer, 0, 0, 0x3F, 8, 0)
-                and self.SendCommand(request, kThirtySecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            if self.MODE_SENSE_6(request, buffer, 0, 0, 0x3F, 8, 0) and self.command_succeeds(
+                request, kThirtySecondTimeoutInMS
             ):
                 device_specific = buffer.getBytesNoCopy()[2]
                 return bool(device_specific & kModeSenseSBCDeviceSpecific_WriteProtectMask)
@@ -662,11 +646,8 @@ class IOSCSIBlockCommandsDevice(
             return kIOReturnSuccess  # nothing is cached: nothing to write back
         request = self.GetSCSITask()
         try:
-            if (
-                self.SYNCHRONIZE_CACHE(request, 0, 0, 0, 0, 0)
-                and self.SendCommand(request, kThirtySecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            if self.SYNCHRONIZE_CACHE(request, 0, 0, 0, 0, 0) and self.command_succeeds(
+                request, kThirtySecondTimeoutInMS
             ):
                 return kIOReturnSuccess
             IOLog(
@@ -722,11 +703,8 @@ class IOSCSIBlockCommandsDevice(
         request = self.GetSCSITask()
         try:
             state = kMediaStateLocked if doLock else kMediaStateUnlocked
-            if (
-                self.PREVENT_ALLOW_MEDIUM_REMOVAL(request, state, 0)
-                and self.SendCommand(request, kTenSecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            if self.PREVENT_ALLOW_MEDIUM_REMOVAL(request, state, 0) and self.command_succeeds(
+                request, kTenSecondTimeoutInMS
             ):
                 self.fMediumRemovalPrevented = doLock
                 return kIOReturnSuccess

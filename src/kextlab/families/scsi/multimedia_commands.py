@@ -278,12 +278,9 @@ class IOSCSIMultimediaCommandsDevice(
             for _ in range(_INQUIRY_ATTEMPTS):
                 if self.isInactive():
                     break
-                if (
-                    self.INQUIRY(request, buffer, 0, 0, 0, kINQUIRY_StandardDataSize, 0)
-                    and self.SendCommand(request, kTenSecondTimeoutInMS)
-                    == kSCSIServiceResponse_TASK_COMPLETE
-                    and request.GetTaskStatus() == kSCSITaskStatus_GOOD
-                ):
+                if self.INQUIRY(
+                    request, buffer, 0, 0, 0, kINQUIRY_StandardDataSize, 0
+                ) and self.command_succeeds(request, kTenSecondTimeoutInMS):
                     inquiry = SCSICmd_INQUIRY_StandardData.from_bytes(buffer.getBytesNoCopy())
                     self.fMediaIsRemovable = inquiry.removable
                     self.SetANSIVersion(inquiry.ansi_version)
@@ -376,11 +373,8 @@ class IOSCSIMultimediaCommandsDevice(
                 self.SendCommand(request, kTenSecondTimeoutInMS)
             capacity = self.data_buffer(kREPORT_CAPACITY_DataSize)
             try:
-                read = (
-                    self.READ_CAPACITY(request, capacity, 0, 0, 0, 0)
-                    and self.SendCommand(request, kTenSecondTimeoutInMS)
-                    == kSCSIServiceResponse_TASK_COMPLETE
-                    and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+                read = self.READ_CAPACITY(request, capacity, 0, 0, 0, 0) and self.command_succeeds(
+                    request, kTenSecondTimeoutInMS
                 )
                 data = bytes(capacity.getBytesNoCopy())
             finally:
@@ -415,9 +409,7 @@ class IOSCSIMultimediaCommandsDevice(
         try:
             if self.fSupportedCDFeatures & kCDFeaturesWriteOnceMask and (
                 self.READ_DISC_INFORMATION(request, buffer, 4, 0)
-                and self.SendCommand(request, kThirtySecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+                and self.command_succeeds(request, kThirtySecondTimeoutInMS)
             ):
                 status = buffer.getBytesNoCopy()[kDiscStatusOffset]
                 media = {
@@ -432,11 +424,8 @@ class IOSCSIMultimediaCommandsDevice(
                 if media is not None:
                     self.fMediaType = media
                     return True
-            if (
-                self.READ_TOC_PMA_ATIP(request, buffer, 0, 0, 0, 4, 0)
-                and self.SendCommand(request, kThirtySecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            if self.READ_TOC_PMA_ATIP(request, buffer, 0, 0, 0, 4, 0) and self.command_succeeds(
+                request, kThirtySecondTimeoutInMS
             ):
                 self.fMediaType = kCDMediaTypeROM
                 return True
@@ -532,11 +521,8 @@ class IOSCSIMultimediaCommandsDevice(
         request = self.GetSCSITask()
         try:
             state = kMediaStateLocked if doLock else kMediaStateUnlocked
-            if (
-                self.PREVENT_ALLOW_MEDIUM_REMOVAL(request, state, 0)
-                and self.SendCommand(request, kTenSecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            if self.PREVENT_ALLOW_MEDIUM_REMOVAL(request, state, 0) and self.command_succeeds(
+                request, kTenSecondTimeoutInMS
             ):
                 return kIOReturnSuccess
             return kIOReturnError
@@ -546,11 +532,8 @@ class IOSCSIMultimediaCommandsDevice(
     def SynchronizeCache(self) -> int:
         request = self.GetSCSITask()
         try:
-            if (
-                self.SYNCHRONIZE_CACHE(request, 0, 0, 0, 0, 0)
-                and self.SendCommand(request, kThirtySecondTimeoutInMS)
-                == kSCSIServiceResponse_TASK_COMPLETE
-                and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            if self.SYNCHRONIZE_CACHE(request, 0, 0, 0, 0, 0) and self.command_succeeds(
+                request, kThirtySecondTimeoutInMS
             ):
                 return kIOReturnSuccess
             return kIOReturnInternalError

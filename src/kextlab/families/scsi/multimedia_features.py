@@ -26,10 +26,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from kextlab.families.scsi.definitions import (
-    kSCSIServiceResponse_TASK_COMPLETE,
-    kSCSITaskStatus_GOOD,
-)
 from kextlab.families.scsi.peripheral_definitions import (
     LOADING_MECHANISM_KEY,
     LOADING_MECHANISMS,
@@ -140,9 +136,7 @@ def device_configuration_size(device: IOSCSIMultimediaCommandsDevice, size: UInt
                 kProfileDataLengthFieldSize,
                 0,
             )
-            and device.SendCommand(request, kThirtySecondTimeoutInMS)
-            == kSCSIServiceResponse_TASK_COMPLETE
-            and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            and device.command_succeeds(request, kThirtySecondTimeoutInMS)
         ):
             return kIOReturnIOError
         length = int.from_bytes(bytes(buffer.getBytesNoCopy()), "big")
@@ -169,14 +163,9 @@ def device_configuration(device: IOSCSIMultimediaCommandsDevice) -> int:
     buffer = device.data_buffer(size.value)
     request = device.GetSCSITask()
     try:
-        if (
-            device.GET_CONFIGURATION(
-                request, buffer, 0x02, kGetConfigurationProfile_ProfileList, size.value, 0
-            )
-            and device.SendCommand(request, kThirtySecondTimeoutInMS)
-            == kSCSIServiceResponse_TASK_COMPLETE
-            and request.GetTaskStatus() == kSCSITaskStatus_GOOD
-        ):
+        if device.GET_CONFIGURATION(
+            request, buffer, 0x02, kGetConfigurationProfile_ProfileList, size.value, 0
+        ) and device.command_succeeds(request, kThirtySecondTimeoutInMS):
             start = kProfileFeatureHeaderSize + kProfileDescriptorSize
             return parse_feature_list(device, profiles, bytes(buffer.getBytesNoCopy()[start:]))
         return kIOReturnIOError

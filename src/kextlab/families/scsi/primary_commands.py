@@ -443,6 +443,14 @@ class IOSCSIPrimaryCommandsDevice(IOSCSIProtocolInterface, IOSCSIPrimaryCommands
                 gate.commandWakeup(self._drained_event)
         return request.GetServiceResponse()
 
+    def command_succeeds(self, request: SCSITask, timeoutDuration: int) -> bool:
+        """Send ``request`` and wait for it (``SendCommand``, kernel threads only);
+        whether it completed with GOOD status."""
+        return (
+            self.SendCommand(request, timeoutDuration) == kSCSIServiceResponse_TASK_COMPLETE
+            and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+        )
+
     @staticmethod
     def TaskCallback(completedTask: SCSITask) -> None:
         """The completion of a synchronous command: wake its sender."""

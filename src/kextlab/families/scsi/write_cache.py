@@ -18,10 +18,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kextlab.families.scsi.definitions import (
-    kSCSIServiceResponse_TASK_COMPLETE,
-    kSCSITaskStatus_GOOD,
-)
 from kextlab.families.scsi.peripheral_definitions import (
     CACHING_PAGE_MINIMUM_SIZE,
     CACHING_PAGE_SIZE,
@@ -62,8 +58,7 @@ def caching_page(device: IOSCSIBlockCommandsDevice, buffer: IOMemoryDescriptor) 
         ):
             return kIOReturnError
         if (
-            device.SendCommand(request, kTenSecondTimeoutInMS) == kSCSIServiceResponse_TASK_COMPLETE
-            and request.GetTaskStatus() == kSCSITaskStatus_GOOD
+            device.command_succeeds(request, kTenSecondTimeoutInMS)
             and request.GetRequestedDataTransferCount() == request.GetRealizedDataTransferCount()
         ):
             return kIOReturnSuccess
@@ -132,10 +127,7 @@ def set_write_cache_state(device: IOSCSIBlockCommandsDevice, enabled: bool) -> i
     try:
         if not device.MODE_SELECT_6(request, buffer, 1, 0, buffer.getLength(), 0):
             return kIOReturnError
-        if (
-            device.SendCommand(request, kTenSecondTimeoutInMS) == kSCSIServiceResponse_TASK_COMPLETE
-            and request.GetTaskStatus() == kSCSITaskStatus_GOOD
-        ):
+        if device.command_succeeds(request, kTenSecondTimeoutInMS):
             device.fWriteCacheEnabled = enabled
             return kIOReturnSuccess
         return kIOReturnError
